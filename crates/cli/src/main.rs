@@ -1,0 +1,122 @@
+//! `wb`: one binary for the whole workbench. Each subcommand calls into a library crate.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use wb_trace::{Dispatcher, Output, TraceConfig};
+
+#[global_allocator]
+static ALLOC: wb_trace::alloc::CountingAlloc = wb_trace::alloc::CountingAlloc::SYSTEM;
+
+/// wb — a performance and tracing workbench for Ouroboros (Cardano) node clusters.
+#[derive(Parser, Debug)]
+#[command(name = "wb", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print every trace namespace wb's components can emit, as Markdown.
+    TraceDocs {
+        /// A node configuration file (YAML or JSON) whose TraceOptions decide the backends,
+        /// detail and visibility shown; trace-dispatcher's defaults if absent.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Write the Markdown here instead of to standard output.
+        #[arg(long)]
+        output_file: Option<PathBuf>,
+        /// Also write the metrics help (`{metric: help}`, cardano-tracer's `metricsHelp`) here.
+        #[arg(long)]
+        output_metric_help: Option<PathBuf>,
+    },
+    /// Check a trace configuration and print how it resolves for every namespace.
+    TraceConfig {
+        /// A node configuration file (YAML or JSON).
+        file: PathBuf,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::TraceDocs {
+            config,
+            output_file,
+            output_metric_help,
+        } => trace_docs(config, output_file, output_metric_help),
+        Command::TraceConfig { file } => trace_config(&file),
+    }
+}
+
+fn load_config(path: Option<&PathBuf>) -> anyhow::Result<(TraceConfig, String)> {
+    match path {
+        Some(p) => Ok((TraceConfig::from_file(p)?, format!("`{}`", p.display()))),
+        None => Ok((
+            TraceConfig::default(),
+            "trace-dispatcher's defaults".to_owned(),
+        )),
+    }
+}
+
+/// A dispatcher with no output, holding a tracer for every event type of every component, so
+/// that its namespaces can be listed.
+fn catalog(config: TraceConfig) -> anyhow::Result<Dispatcher> {
+    let d = Dispatcher::builder()
+        .config(config)
+        .output(Output::None)
+        .build()?;
+    wb_trace::register_all(&d);
+    Ok(d)
+}
+
+fn trace_docs(
+    config: Option<PathBuf>,
+    output: Option<PathBuf>,
+    metric_help: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let (cfg, source) = load_config(config.as_ref())?;
+    let d = catalog(cfg.clone())?;
+    let namespaces = d.namespaces();
+    let md = wb_trace::docs::render_markdown(&namespaces, &cfg, &source);
+    match output {
+        Some(p) => std::fs::write(&p, md).with_context(|| format!("writing {}", p.display()))?,
+        None => print!("{md}"),
+    }
+    if let Some(p) = metric_help {
+        let json = wb_trace::docs::metrics_help_json(&namespaces, &cfg);
+        std::fs::write(&p, json).with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(())
+}
+
+fn trace_config(file: &PathBuf) -> anyhow::Result<()> {
+    let cfg = TraceConfig::from_file(file)?;
+    let d = catalog(cfg.clone())?;
+    println!("{}: valid", file.display());
+    println!(
+        "{:<50} {:<9} {:<9} {:<8} backends",
+        "namespace", "severity", "detail", "limit/s"
+    );
+    for ns in d.namespaces() {
+        let r = cfg.resolve(&ns.name);
+        let backends: Vec<String> = r.backends.iter().map(ToString::to_string).collect();
+        let limit = r
+            .max_frequency
+            .map_or_else(|| "-".to_owned(), |f| f.to_string());
+        println!(
+            "{:<50} {:<9} {:<9} {:<8} {}",
+            ns.name,
+            r.severity.to_string(),
+            r.detail.to_string(),
+            limit,
+            backends.join(", ")
+        );
+    }
+    for w in d.consistency_warnings() {
+        println!("warning: {w}");
+    }
+    Ok(())
+}
