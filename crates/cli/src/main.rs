@@ -1,6 +1,6 @@
 //! `wb`: one binary for the whole workbench. Each subcommand calls into a library crate.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -92,7 +92,7 @@ fn trace_docs(
     Ok(())
 }
 
-fn trace_config(file: &PathBuf) -> anyhow::Result<()> {
+fn trace_config(file: &Path) -> anyhow::Result<()> {
     let cfg = TraceConfig::from_file(file)?;
     let d = catalog(cfg.clone())?;
     println!("{}: valid", file.display());

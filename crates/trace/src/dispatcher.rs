@@ -54,6 +54,8 @@ struct Table {
 /// reconfiguration are rare and a table is small.
 struct TableCell {
     current: AtomicPtr<Table>,
+    // Boxed so each table keeps its address when the vector grows: `current` points at one.
+    #[allow(clippy::vec_box)]
     generations: Mutex<Vec<Box<Table>>>,
 }
 

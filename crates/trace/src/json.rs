@@ -17,33 +17,62 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
 pub fn write_str_body(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    while let Some(i) = next_escape(bytes, start) {
+        let b = bytes[i];
+        out.extend_from_slice(&bytes[start..i]);
         let escape: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
             b'\n' => b"\\n",
             b'\r' => b"\\r",
             b'\t' => b"\\t",
-            0..=0x1f => b"",
-            _ => continue,
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+                start = i + 1;
+                continue;
+            }
         };
-        out.extend_from_slice(&bytes[start..i]);
-        if escape.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[(b >> 4) as usize],
-                HEX[(b & 15) as usize],
-            ]);
-        } else {
-            out.extend_from_slice(escape);
-        }
+        out.extend_from_slice(escape);
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
+}
+
+/// Whether JSON requires escaping `b` inside a string.
+#[inline]
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Index of the first byte at or after `from` that JSON requires escaping (`"`, `\\`, < 0x20).
+/// Most strings (hashes, names) need no escaping at all, so this scans 16 bytes at a time.
+#[inline]
+fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        };
+        // SSE2 is part of the x86_64 baseline, so these are always available.
+        while i + 16 <= bytes.len() {
+            // SAFETY: `i + 16 <= len`, so the unaligned 16-byte load stays inside `bytes`.
+            let mask = unsafe {
+                let v = _mm_loadu_si128(bytes.as_ptr().add(i).cast::<__m128i>());
+                let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+                let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+                // max(v, 0x1f) == 0x1f exactly when v <= 0x1f (unsigned).
+                let control = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
+                _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control))
+            };
+            if mask != 0 {
+                return Some(i + mask.trailing_zeros() as usize);
+            }
+            i += 16;
+        }
+    }
+    bytes[i..].iter().position(|&b| needs_escape(b)).map(|p| i + p)
 }
 
 const DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
@@ -354,6 +383,24 @@ mod tests {
             s.starts_with("{\"a\":[1,\"x\",0.5,{\"n\":null}],\"b\":true"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn escaping_matches_serde_json_at_every_position() {
+        let specials = ['"', '\\', '\n', '\r', '\t', '\u{0}', '\u{1f}', 'é', '\u{7f}', ' ', '~'];
+        for len in 0..20 {
+            for pos in 0..len {
+                for c in specials {
+                    let mut s: String = "abcdefghijklmnopqrstuvwxyz".chars().take(len).collect();
+                    s.replace_range(pos..pos + 1, &c.to_string());
+                    let mut ours = Vec::new();
+                    write_str(&mut ours, &s);
+                    let back: String = serde_json::from_slice(&ours).unwrap();
+                    assert_eq!(back, s);
+                    assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(&s).unwrap());
+                }
+            }
+        }
     }
 
     #[test]
