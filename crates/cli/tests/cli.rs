@@ -4,17 +4,26 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn wb(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_wb")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_wb"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures")
+        .join(rel)
 }
 
 /// The trace configuration a real block producer logged, written out as a node config file.
 fn real_config_file(dir: &std::path::Path) -> PathBuf {
-    let log = std::fs::read_to_string(fixture("real-logs/block-producer-tracer-output.jsonl")).unwrap();
-    let line = log.lines().find(|l| l.contains("\"ns\":\"Reflection.TracerConfigInfo\"")).unwrap();
+    let log =
+        std::fs::read_to_string(fixture("real-logs/block-producer-tracer-output.jsonl")).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("\"ns\":\"Reflection.TracerConfigInfo\""))
+        .unwrap();
     let v: serde_json::Value = serde_json::from_str(line).unwrap();
     let path = dir.join("node-config.json");
     std::fs::write(&path, v["data"]["conf"].to_string()).unwrap();
@@ -26,9 +35,15 @@ fn help_and_version() {
     let out = wb(&["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("trace-docs") && text.contains("trace-config"), "{text}");
+    assert!(
+        text.contains("trace-docs") && text.contains("trace-config"),
+        "{text}"
+    );
     let out = wb(&["--version"]);
-    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), format!("wb {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        format!("wb {}", env!("CARGO_PKG_VERSION"))
+    );
     assert!(!wb(&["no-such-command"]).status.success());
 }
 
@@ -47,18 +62,37 @@ fn trace_docs_lists_every_namespace_as_configured() {
         "--output-metric-help",
         help.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let md = std::fs::read_to_string(md).unwrap();
-    for ns in ["Resources", "Reflection.StartLimiting", "Reflection.StopLimiting", "Reflection.DroppedMessages"] {
+    for ns in [
+        "Resources",
+        "Reflection.StartLimiting",
+        "Reflection.StopLimiting",
+        "Reflection.DroppedMessages",
+    ] {
         assert!(md.contains(&format!("\n## {ns}\n")), "{ns} documented");
     }
     // The real config silences Resources: the docs say so.
     let resources = md.split("\n## Resources\n").nth(1).unwrap();
-    assert!(resources.contains("Invisible by config value: `Silence`"), "{resources}");
-    assert!(resources.contains("`cardano.node.metrics.Mem.resident_int` (integer gauge)"), "{resources}");
+    assert!(
+        resources.contains("Invisible by config value: `Silence`"),
+        "{resources}"
+    );
+    assert!(
+        resources.contains("`cardano.node.metrics.Mem.resident_int` (integer gauge)"),
+        "{resources}"
+    );
     assert!(resources.contains("`EKGBackend`, `Forwarder`"));
-    let help: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(help).unwrap()).unwrap();
-    assert_eq!(help["cardano.node.metrics.Stat.cputicks_int"], "CPU time of the process, centiseconds");
+    let help: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(help).unwrap()).unwrap();
+    assert_eq!(
+        help["cardano.node.metrics.Stat.cputicks_int"],
+        "CPU time of the process, centiseconds"
+    );
 
     // Without a config: trace-dispatcher's defaults, to stdout.
     let out = wb(&["trace-docs"]);
@@ -76,12 +110,24 @@ fn trace_config_resolves_and_refuses_bad_files() {
     let text = String::from_utf8(out.stdout).unwrap();
     let resources = text.lines().find(|l| l.starts_with("Resources ")).unwrap();
     assert!(resources.contains("Silence"), "{resources}");
-    assert!(text.contains("warning: configured namespace \"Net.Subscription.DNS\" matches no tracer"), "{text}");
+    assert!(
+        text.contains("warning: configured namespace \"Net.Subscription.DNS\" matches no tracer"),
+        "{text}"
+    );
 
     let bad = dir.path().join("bad.yaml");
-    std::fs::write(&bad, "TraceOptions:\n  Forge.Loop:\n    backends: [Stdout Fancy]\n").unwrap();
+    std::fs::write(
+        &bad,
+        "TraceOptions:\n  Forge.Loop:\n    backends: [Stdout Fancy]\n",
+    )
+    .unwrap();
     let out = wb(&["trace-config", bad.to_str().unwrap()]);
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("bad.yaml") && err.contains("TraceOptions.\"Forge.Loop\".backends") && err.contains("Stdout Fancy"), "{err}");
+    assert!(
+        err.contains("bad.yaml")
+            && err.contains("TraceOptions.\"Forge.Loop\".backends")
+            && err.contains("Stdout Fancy"),
+        "{err}"
+    );
 }

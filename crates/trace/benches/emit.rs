@@ -8,18 +8,31 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use wb_trace::{DetailLevel, Dispatcher, EventMeta, JsonObject, Output, Severity, TraceConfig, TraceEvent};
+use wb_trace::{
+    DetailLevel, Dispatcher, EventMeta, JsonObject, Output, Severity, TraceConfig, TraceEvent,
+};
 
 /// `Forge.Loop.ForgedBlock` with its real fields, plus a Debug-level sibling to filter out.
 enum Forge<'a> {
-    ForgedBlock { block: &'a str, block_no: u64, block_prev: &'a str, slot: u64 },
-    BlockContext { slot: u64 },
+    ForgedBlock {
+        block: &'a str,
+        block_no: u64,
+        block_prev: &'a str,
+        slot: u64,
+    },
+    BlockContext {
+        slot: u64,
+    },
 }
 
 impl TraceEvent for Forge<'static> {
     const NAMESPACES: &'static [EventMeta] = &[
         EventMeta::new("ForgedBlock", Severity::Info, "A block was forged."),
-        EventMeta::new("BlockContext", Severity::Debug, "The block context of a forging attempt."),
+        EventMeta::new(
+            "BlockContext",
+            Severity::Debug,
+            "The block context of a forging attempt.",
+        ),
     ];
     fn namespace(&self) -> usize {
         match self {
@@ -29,8 +42,17 @@ impl TraceEvent for Forge<'static> {
     }
     fn to_machine(&self, _: DetailLevel, o: &mut JsonObject<'_>) {
         match self {
-            Forge::ForgedBlock { block, block_no, block_prev, slot } => {
-                o.str("block", block).u64("blockNo", *block_no).str("blockPrev", block_prev).str("kind", "TraceForgedBlock").u64("slot", *slot);
+            Forge::ForgedBlock {
+                block,
+                block_no,
+                block_prev,
+                slot,
+            } => {
+                o.str("block", block)
+                    .u64("blockNo", *block_no)
+                    .str("blockPrev", block_prev)
+                    .str("kind", "TraceForgedBlock")
+                    .u64("slot", *slot);
             }
             Forge::BlockContext { slot } => {
                 o.str("kind", "TraceBlockContext").u64("slot", *slot);
@@ -77,9 +99,16 @@ fn main() {
         .expect("dispatcher");
     let tracer = dispatcher.tracer::<Forge<'static>>("Forge.Loop");
 
-    let filtered = measure(samples, iters * 10, |i| tracer.trace(black_box(&Forge::BlockContext { slot: i })));
+    let filtered = measure(samples, iters * 10, |i| {
+        tracer.trace(black_box(&Forge::BlockContext { slot: i }))
+    });
     let emitted = measure(samples, iters, |i| {
-        tracer.trace(black_box(&Forge::ForgedBlock { block: BLOCK, block_no: i, block_prev: PREV, slot: i }))
+        tracer.trace(black_box(&Forge::ForgedBlock {
+            block: BLOCK,
+            block_no: i,
+            block_prev: PREV,
+            slot: i,
+        }))
     });
     let stats = dispatcher.writer_stats();
     if std::env::args().any(|a| a == "--only-wb") {
@@ -89,7 +118,11 @@ fn main() {
     }
     assert_eq!(stats.lines_dropped, 0, "the writer kept up: {stats:?}");
 
-    let subscriber = tracing_subscriber::fmt().json().with_writer(std::io::sink).with_max_level(tracing::Level::INFO).finish();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(std::io::sink)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
     let (ts_emitted, ts_filtered) = tracing::subscriber::with_default(subscriber, || {
         let emitted = measure(samples, iters, |i| {
             tracing::info!(target: "Forge.Loop.ForgedBlock", block = BLOCK, blockNo = i, blockPrev = PREV, kind = "TraceForgedBlock", slot = i);
@@ -105,6 +138,12 @@ fn main() {
     println!("  filtered out (level),    tracing              {ts_filtered:>8.2} ns/event");
     println!("  machine line to sink,    wb-trace             {emitted:>8.1} ns/event");
     println!("  JSON line to sink,       tracing-subscriber   {ts_emitted:>8.1} ns/event");
-    println!("  ratio emitted wb-trace / tracing-subscriber   {:>8.3}", emitted / ts_emitted);
-    println!("  writer: {} lines in {} batches, {} dropped", stats.lines_accepted, stats.batches, stats.lines_dropped);
+    println!(
+        "  ratio emitted wb-trace / tracing-subscriber   {:>8.3}",
+        emitted / ts_emitted
+    );
+    println!(
+        "  writer: {} lines in {} batches, {} dropped",
+        stats.lines_accepted, stats.batches, stats.lines_dropped
+    );
 }

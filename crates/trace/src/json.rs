@@ -28,7 +28,14 @@ pub fn write_str_body(out: &mut Vec<u8>, s: &str) {
             b'\t' => b"\\t",
             _ => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[(b >> 4) as usize],
+                    HEX[(b & 15) as usize],
+                ]);
                 start = i + 1;
                 continue;
             }
@@ -53,7 +60,8 @@ fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{
-            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8,
+            _mm_or_si128, _mm_set1_epi8,
         };
         // SSE2 is part of the x86_64 baseline, so these are always available.
         while i + 16 <= bytes.len() {
@@ -63,7 +71,8 @@ fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
                 let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
                 let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
                 // max(v, 0x1f) == 0x1f exactly when v <= 0x1f (unsigned).
-                let control = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
+                let control =
+                    _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
                 _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control))
             };
             if mask != 0 {
@@ -72,7 +81,10 @@ fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
             i += 16;
         }
     }
-    bytes[i..].iter().position(|&b| needs_escape(b)).map(|p| i + p)
+    bytes[i..]
+        .iter()
+        .position(|&b| needs_escape(b))
+        .map(|p| i + p)
 }
 
 const DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
@@ -387,7 +399,9 @@ mod tests {
 
     #[test]
     fn escaping_matches_serde_json_at_every_position() {
-        let specials = ['"', '\\', '\n', '\r', '\t', '\u{0}', '\u{1f}', 'é', '\u{7f}', ' ', '~'];
+        let specials = [
+            '"', '\\', '\n', '\r', '\t', '\u{0}', '\u{1f}', 'é', '\u{7f}', ' ', '~',
+        ];
         for len in 0..20 {
             for pos in 0..len {
                 for c in specials {
@@ -397,7 +411,10 @@ mod tests {
                     write_str(&mut ours, &s);
                     let back: String = serde_json::from_slice(&ours).unwrap();
                     assert_eq!(back, s);
-                    assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(&s).unwrap());
+                    assert_eq!(
+                        String::from_utf8(ours).unwrap(),
+                        serde_json::to_string(&s).unwrap()
+                    );
                 }
             }
         }
