@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use crate::config::{Backend, ResolvedOptions, StdoutFormat, TraceConfig};
 use crate::event::{EventMeta, MetricDoc, TraceEvent};
 use crate::forward::{ForwardSink, TraceObjectRef};
+use crate::forwarder::{Forwarder, ForwarderEvent, ForwarderSettings};
 use crate::json::{self, JsonObject};
 use crate::limiter::{Decision, FrequencyLimiter};
 use crate::metrics::{EventMetrics, MetricsRegistry};
@@ -140,6 +141,7 @@ pub struct DispatcherBuilder {
     output: Output,
     writer_options: WriterOptions,
     forwarder: Option<Arc<dyn ForwardSink>>,
+    forward_to: Option<ForwarderSettings>,
     resources: bool,
 }
 
@@ -196,6 +198,13 @@ impl DispatcherBuilder {
         self
     }
 
+    /// Forward public messages to a tracer (trace-forward over a Unix socket or TCP), serving it
+    /// `NodeInfo` and this process's metrics.
+    pub fn forward_to(mut self, settings: ForwarderSettings) -> Self {
+        self.forward_to = Some(settings);
+        self
+    }
+
     /// Sample this process's resources every `TraceOptionResourceFrequency` ms (off by default).
     pub fn sample_resources(mut self, on: bool) -> Self {
         self.resources = on;
@@ -219,6 +228,11 @@ impl DispatcherBuilder {
         };
         let reflection_base = registry.add::<ReflectionEvent>("Reflection");
         let table = registry.build_table(None);
+        let forwarder_client = self.forward_to.map(|s| Forwarder::new(s, metrics.clone()));
+        let forward_sink: Option<Arc<dyn ForwardSink>> = match &forwarder_client {
+            Some(f) => Some(f.clone()),
+            None => self.forwarder,
+        };
         let out: Option<Box<dyn Write + Send>> = match self.output {
             Output::Stdout => Some(Box::new(std::io::stdout())),
             Output::File(path) => {
@@ -254,7 +268,7 @@ impl DispatcherBuilder {
                 reflection_metrics: metrics.register_all(ReflectionEvent::METRICS),
                 metrics,
                 writer,
-                forwarder: self.forwarder,
+                forwarder: forward_sink,
                 reflection_base,
             }
         });
@@ -262,7 +276,16 @@ impl DispatcherBuilder {
             inner,
             prometheus: None,
             sampler: None,
+            forwarder: None,
         };
+        if let Some(f) = forwarder_client {
+            f.start(dispatcher.tracer::<ForwarderEvent>("Forwarder"))
+                .map_err(|source| BuildError::Start {
+                    what: "forwarder".into(),
+                    source,
+                })?;
+            dispatcher.forwarder = Some(f);
+        }
         if let Some(Backend::PrometheusSimple {
             no_suffix,
             host,
@@ -297,6 +320,7 @@ pub struct Dispatcher {
     inner: Arc<Inner>,
     prometheus: Option<PrometheusServer>,
     sampler: Option<ResourceSampler>,
+    forwarder: Option<Arc<Forwarder>>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -316,6 +340,7 @@ impl Dispatcher {
             output: Output::Stdout,
             writer_options: WriterOptions::default(),
             forwarder: None,
+            forward_to: None,
             resources: false,
         }
     }
@@ -462,14 +487,23 @@ impl Dispatcher {
         self.prometheus.as_ref().map(PrometheusServer::local_addr)
     }
 
-    /// Stops the resource sampler and the Prometheus endpoint, and writes out every line accepted
-    /// so far. Lines traced afterwards are dropped and counted.
+    /// The trace-forward client, if the dispatcher forwards to a tracer.
+    pub fn forwarder(&self) -> Option<&Arc<Forwarder>> {
+        self.forwarder.as_ref()
+    }
+
+    /// Stops the resource sampler and the Prometheus endpoint, gives a connected tracer up to
+    /// 2 s to take the forwarder's queue, and writes out every line accepted so far. Lines traced
+    /// afterwards are dropped and counted.
     pub fn shutdown(&mut self) {
         if let Some(s) = self.sampler.take() {
             s.stop();
         }
         if let Some(p) = self.prometheus.take() {
             p.stop();
+        }
+        if let Some(f) = self.forwarder.take() {
+            f.stop(std::time::Duration::from_secs(2));
         }
         if let Some(w) = &self.inner.writer {
             w.stop();

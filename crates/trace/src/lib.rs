@@ -35,6 +35,7 @@ pub mod dispatcher;
 pub mod docs;
 pub mod event;
 pub mod forward;
+pub mod forwarder;
 pub mod json;
 pub mod limiter;
 pub mod metrics;
@@ -57,4 +58,5 @@ pub use severity::{DetailLevel, Privacy, Severity, SeverityFilter};
 /// `Resources`), so their namespaces are registered with `d` for documentation.
 pub fn register_all(d: &Dispatcher) {
     d.tracer::<resources::ResourceStats>("Resources");
+    d.tracer::<forwarder::ForwarderEvent>("Forwarder");
 }
