@@ -32,6 +32,16 @@ enum Command {
         #[arg(long)]
         output_metric_help: Option<PathBuf>,
     },
+    /// Run the tracer service: accept trace-forward connections from nodes, write per-node logs,
+    /// serve Prometheus metrics and the live page. Stops cleanly on Ctrl-C or SIGTERM.
+    Tracer {
+        /// The tracer configuration (cardano-tracer's format, YAML or JSON).
+        #[arg(long)]
+        config: PathBuf,
+        /// The least severity of the tracer's own messages on standard output.
+        #[arg(long, default_value = "Info")]
+        min_log_severity: String,
+    },
     /// Check a trace configuration and print how it resolves for every namespace.
     TraceConfig {
         /// A node configuration file (YAML or JSON).
@@ -48,6 +58,10 @@ fn main() -> anyhow::Result<()> {
             output_metric_help,
         } => trace_docs(config, output_file, output_metric_help),
         Command::TraceConfig { file } => trace_config(&file),
+        Command::Tracer {
+            config,
+            min_log_severity,
+        } => tracer(&config, &min_log_severity),
     }
 }
 
@@ -69,6 +83,7 @@ fn catalog(config: TraceConfig) -> anyhow::Result<Dispatcher> {
         .output(Output::None)
         .build()?;
     wb_trace::register_all(&d);
+    d.tracer::<wb_tracer::TracerEvent>("Tracer");
     Ok(d)
 }
 
@@ -89,6 +104,42 @@ fn trace_docs(
         let json = wb_trace::docs::metrics_help_json(&namespaces, &cfg);
         std::fs::write(&p, json).with_context(|| format!("writing {}", p.display()))?;
     }
+    Ok(())
+}
+
+fn tracer(config: &Path, min_severity: &str) -> anyhow::Result<()> {
+    let cfg = wb_tracer::TracerConfig::from_file(config)?;
+    let severity: wb_trace::SeverityFilter =
+        min_severity.parse().with_context(|| "--min-log-severity")?;
+    let resource_ms = cfg.resource_freq.map_or(0, |d| d.as_millis());
+    let own = TraceConfig::from_yaml_str(
+        &format!(
+            "TraceOptionResourceFrequency: {resource_ms}\nTraceOptions:\n  '':\n    severity: {severity}\n    backends: [Stdout MachineFormat, EKGBackend]\n"
+        ),
+        "wb tracer",
+    )?;
+    let mut dispatcher = Dispatcher::builder()
+        .config(own)
+        .sample_resources(resource_ms > 0)
+        .build()?;
+    let tracer = dispatcher.tracer::<wb_tracer::TracerEvent>("Tracer");
+    dispatcher.announce();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let service =
+            wb_tracer::TracerService::start(cfg, Some(tracer), Default::default()).await?;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        service.shutdown().await;
+        anyhow::Ok(())
+    })?;
+    dispatcher.shutdown();
     Ok(())
 }
 

@@ -10,6 +10,8 @@
 //! `[0, toHuman: []|[text], toMachine: text, toNamespace: [text…], [severity idx], [detail idx],
 //! UTCTime, toHostname: text, toThreadId: text]`.
 
+use std::borrow::Cow;
+
 use minicbor::{Decoder, Encoder};
 
 use crate::DecodeError;
@@ -151,6 +153,106 @@ fn decode_enum(d: &mut Decoder<'_>, max: u8, what: &str) -> Result<u8, minicbor:
         )));
     }
     Ok(i)
+}
+
+/// A trace object borrowed from a received message: decoding it allocates nothing unless a
+/// string came in chunks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceObjectView<'a> {
+    /// `toHuman`.
+    pub human: Option<Cow<'a, str>>,
+    /// `toMachine`.
+    pub machine: Cow<'a, str>,
+    /// `toNamespace` segments.
+    pub namespace: Vec<Cow<'a, str>>,
+    /// Severity index.
+    pub severity: u8,
+    /// Detail index.
+    pub detail: u8,
+    /// Nanoseconds since the Unix epoch.
+    pub timestamp_nanos: i128,
+    /// `toHostname`.
+    pub hostname: Cow<'a, str>,
+    /// `toThreadId`.
+    pub thread_id: Cow<'a, str>,
+}
+
+fn text_cow<'a>(d: &mut Decoder<'a>) -> Result<Cow<'a, str>, minicbor::decode::Error> {
+    if d.datatype()? == minicbor::data::Type::String {
+        return Ok(Cow::Borrowed(d.str()?));
+    }
+    cbor::decode_text(d).map(Cow::Owned)
+}
+
+impl<'a> TraceObjectView<'a> {
+    /// Decodes one object at the decoder's position.
+    pub fn decode(d: &mut Decoder<'a>) -> Result<TraceObjectView<'a>, minicbor::decode::Error> {
+        let len = d.array()?;
+        if len != Some(9) {
+            return Err(minicbor::decode::Error::message(format!(
+                "TraceObject of length {len:?}, expected 9"
+            )));
+        }
+        if d.u8()? != 0 {
+            return Err(minicbor::decode::Error::message(
+                "TraceObject constructor is not 0",
+            ));
+        }
+        let human = cbor::decode_maybe(d, text_cow)?;
+        let machine = text_cow(d)?;
+        let namespace = cbor::decode_list(d, text_cow)?;
+        let severity = decode_enum(d, 7, "severity")?;
+        let detail = decode_enum(d, 3, "detail")?;
+        let timestamp_nanos = cbor::decode_utc_time(d)?;
+        let hostname = text_cow(d)?;
+        let thread_id = text_cow(d)?;
+        Ok(TraceObjectView {
+            human,
+            machine,
+            namespace,
+            severity,
+            detail,
+            timestamp_nanos,
+            hostname,
+            thread_id,
+        })
+    }
+
+    /// The dotted namespace (borrowed when it is one segment, as nodes send it).
+    pub fn namespace_text(&self) -> Cow<'_, str> {
+        match self.namespace.as_slice() {
+            [one] => Cow::Borrowed(one.as_ref()),
+            many => Cow::Owned(many.join(".")),
+        }
+    }
+}
+
+/// What [`decode_from_forwarder`] found in a message from a forwarder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FromForwarder<'a> {
+    /// A reply with these objects.
+    Reply(Vec<TraceObjectView<'a>>),
+    /// Anything else a forwarder may not send (a request or done).
+    Other(TraceObjectMsg),
+}
+
+/// Decodes a message received from a forwarder, borrowing the objects of a reply from `bytes`.
+pub fn decode_from_forwarder(bytes: &[u8]) -> Result<FromForwarder<'_>, DecodeError> {
+    let err = |e: minicbor::decode::Error| DecodeError::new("trace-objects", e.to_string());
+    let mut d = Decoder::new(bytes);
+    let len = d.array().map_err(err)?;
+    let tag = d.u8().map_err(err)?;
+    if (len, tag) != (Some(2), 3) {
+        return TraceObjectMsg::decode(bytes).map(FromForwarder::Other);
+    }
+    let objs = cbor::decode_list(&mut d, TraceObjectView::decode).map_err(err)?;
+    if d.position() != bytes.len() {
+        return Err(DecodeError::new(
+            "trace-objects",
+            "trailing bytes after message",
+        ));
+    }
+    Ok(FromForwarder::Reply(objs))
 }
 
 /// A TraceObjectForward message.
@@ -346,6 +448,26 @@ mod tests {
             TraceObjectMsg::decode(&buf).unwrap(),
             TraceObjectMsg::Reply(vec![o])
         );
+    }
+
+    #[test]
+    fn borrowed_views_match_owned_decoding() {
+        let o = sample();
+        let bytes = TraceObjectMsg::Reply(vec![o.clone(), o.clone()]).encode();
+        let FromForwarder::Reply(views) = decode_from_forwarder(&bytes).unwrap() else {
+            panic!()
+        };
+        assert_eq!(views.len(), 2);
+        assert!(matches!(views[0].machine, Cow::Borrowed(_)));
+        assert_eq!(views[0].machine, o.machine);
+        assert_eq!(views[0].namespace_text(), "Forge.Loop.ForgedBlock");
+        assert_eq!(views[1].human.as_deref(), Some("Forged"));
+        assert_eq!(views[1].timestamp_nanos, o.timestamp_nanos);
+        assert_eq!(
+            decode_from_forwarder(&encode_done()).unwrap(),
+            FromForwarder::Other(TraceObjectMsg::Done)
+        );
+        assert!(decode_from_forwarder(&bytes[..bytes.len() - 1]).is_err());
     }
 
     #[test]
