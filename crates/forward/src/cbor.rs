@@ -27,10 +27,153 @@ pub enum ScanError {
 /// The offset just past the first complete CBOR data item of `buf`, `Ok(None)` if `buf` holds
 /// only a prefix of one (more bytes needed), or an error if it is not well-formed.
 pub fn item_end(buf: &[u8]) -> Result<Option<usize>, ScanError> {
-    scan(buf, 0, 0)
+    ItemScanner::default().feed(buf)
 }
 
-/// Reads the argument of the head at `pos`: (major type, additional info, argument, next offset).
+/// An open container while scanning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Frame {
+    /// Items still expected by a definite array or map, or a tag.
+    Count(u64),
+    /// An indefinite array or map, closed by a break.
+    Indefinite,
+    /// An indefinite byte (2) or text (3) string: definite chunks of that type, then a break.
+    Chunks(u8),
+}
+
+/// Finds where one CBOR data item ends, across calls as more of it arrives: each byte is looked
+/// at once however the item is split (the mux reassembles messages with it), with no recursion
+/// and no work proportional to a declared length.
+#[derive(Debug, Clone, Default)]
+pub struct ItemScanner {
+    pos: usize,
+    stack: Vec<Frame>,
+}
+
+impl ItemScanner {
+    /// Continues scanning `buf`, which must start with the bytes given before (and may have
+    /// grown). Returns the end offset once the item is complete; then call [`reset`](Self::reset)
+    /// before scanning the next item.
+    pub fn feed(&mut self, buf: &[u8]) -> Result<Option<usize>, ScanError> {
+        loop {
+            let Some((major, info, arg, next)) = head(buf, self.pos)? else {
+                return Ok(None);
+            };
+            let at = self.pos;
+            let is_break = major == 7 && info == 31;
+            // Inside a chunked string only definite chunks of its type, or the break, may come.
+            if let Some(Frame::Chunks(m)) = self.stack.last() {
+                if !is_break && (major != *m || info == 31) {
+                    return Err(ScanError::Malformed {
+                        at,
+                        what: "bad chunk in indefinite string",
+                    });
+                }
+            }
+            let mut end = next;
+            let finished_item = match (major, info) {
+                (7, 31) => match self.stack.pop() {
+                    // A break closes the innermost indefinite container.
+                    Some(Frame::Indefinite | Frame::Chunks(_)) => true,
+                    _ => {
+                        return Err(ScanError::Malformed {
+                            at,
+                            what: "unexpected break",
+                        });
+                    }
+                },
+                (0 | 1 | 6, 31) => {
+                    return Err(ScanError::Malformed {
+                        at,
+                        what: "indefinite integer or tag",
+                    });
+                }
+                (0 | 1 | 7, _) => true,
+                (2 | 3, 31) => {
+                    self.push(Frame::Chunks(major))?;
+                    false
+                }
+                (2 | 3, _) => match usize::try_from(arg)
+                    .ok()
+                    .and_then(|len| next.checked_add(len))
+                {
+                    Some(e) if e <= buf.len() => {
+                        end = e;
+                        true
+                    }
+                    // Not all of the string is here yet: come back to this head.
+                    Some(_) => return Ok(None),
+                    None => {
+                        return Err(ScanError::Malformed {
+                            at,
+                            what: "string length overflows",
+                        });
+                    }
+                },
+                (4 | 5, 31) => {
+                    self.push(Frame::Indefinite)?;
+                    false
+                }
+                (4 | 5, _) => {
+                    let count = if major == 5 {
+                        arg.saturating_mul(2)
+                    } else {
+                        arg
+                    };
+                    if count == 0 {
+                        true
+                    } else {
+                        self.push(Frame::Count(count))?;
+                        false
+                    }
+                }
+                _ => {
+                    // A tag wraps exactly one item.
+                    self.push(Frame::Count(1))?;
+                    false
+                }
+            };
+            self.pos = end;
+            if finished_item && self.complete_one() {
+                return Ok(Some(self.pos));
+            }
+        }
+    }
+
+    /// Forgets the scanned item, to scan a new one from offset 0.
+    pub fn reset(&mut self) {
+        self.pos = 0;
+        self.stack.clear();
+    }
+
+    fn push(&mut self, f: Frame) -> Result<(), ScanError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(ScanError::TooDeep);
+        }
+        self.stack.push(f);
+        Ok(())
+    }
+
+    /// One item finished: count it against the open containers, closing those it completes.
+    /// Returns whether the outermost item is now complete.
+    fn complete_one(&mut self) -> bool {
+        loop {
+            match self.stack.last_mut() {
+                None => return true,
+                Some(Frame::Count(n)) => {
+                    *n -= 1;
+                    if *n > 0 {
+                        return false;
+                    }
+                    self.stack.pop();
+                }
+                Some(Frame::Indefinite | Frame::Chunks(_)) => return false,
+            }
+        }
+    }
+}
+
+/// Reads the head at `pos`: (major type, additional info, argument, next offset).
 fn head(buf: &[u8], pos: usize) -> Result<Option<(u8, u8, u64, usize)>, ScanError> {
     let Some(&b) = buf.get(pos) else {
         return Ok(None);
@@ -55,112 +198,6 @@ fn head(buf: &[u8], pos: usize) -> Result<Option<(u8, u8, u64, usize)>, ScanErro
     };
     let arg = bytes.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x));
     Ok(Some((major, info, arg, pos + 1 + n)))
-}
-
-fn scan(buf: &[u8], pos: usize, depth: usize) -> Result<Option<usize>, ScanError> {
-    if depth > MAX_DEPTH {
-        return Err(ScanError::TooDeep);
-    }
-    let Some((major, info, arg, mut next)) = head(buf, pos)? else {
-        return Ok(None);
-    };
-    let indefinite = info == 31;
-    match major {
-        0 | 1 => {
-            if indefinite {
-                return Err(ScanError::Malformed {
-                    at: pos,
-                    what: "indefinite integer",
-                });
-            }
-            Ok(Some(next))
-        }
-        2 | 3 => {
-            if indefinite {
-                // Chunks of the same major type, definite each, up to a break.
-                loop {
-                    match buf.get(next) {
-                        None => return Ok(None),
-                        Some(0xff) => return Ok(Some(next + 1)),
-                        Some(&b) if b >> 5 == major && b & 0x1f != 31 => {
-                            match scan(buf, next, depth + 1)? {
-                                Some(end) => next = end,
-                                None => return Ok(None),
-                            }
-                        }
-                        Some(_) => {
-                            return Err(ScanError::Malformed {
-                                at: next,
-                                what: "bad chunk in indefinite string",
-                            });
-                        }
-                    }
-                }
-            }
-            let end = usize::try_from(arg)
-                .ok()
-                .and_then(|len| next.checked_add(len));
-            match end {
-                Some(end) if end <= buf.len() => Ok(Some(end)),
-                Some(_) => Ok(None),
-                None => Err(ScanError::Malformed {
-                    at: pos,
-                    what: "string length overflows",
-                }),
-            }
-        }
-        4 | 5 => {
-            let per_entry = if major == 5 { 2 } else { 1 };
-            if indefinite {
-                loop {
-                    match buf.get(next) {
-                        None => return Ok(None),
-                        Some(0xff) => return Ok(Some(next + 1)),
-                        Some(_) => {
-                            for _ in 0..per_entry {
-                                match scan(buf, next, depth + 1)? {
-                                    Some(end) => next = end,
-                                    None => return Ok(None),
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            // Each item takes at least one byte: a count larger than what is left cannot
-            // complete yet, and there is no need to loop that many times to find out.
-            let count = arg.saturating_mul(per_entry);
-            for _ in 0..count {
-                if next >= buf.len() {
-                    return Ok(None);
-                }
-                match scan(buf, next, depth + 1)? {
-                    Some(end) => next = end,
-                    None => return Ok(None),
-                }
-            }
-            Ok(Some(next))
-        }
-        6 => {
-            if indefinite {
-                return Err(ScanError::Malformed {
-                    at: pos,
-                    what: "indefinite tag",
-                });
-            }
-            scan(buf, next, depth + 1)
-        }
-        _ => {
-            // Major 7: simple values and floats; 31 alone is a break, which cannot start an item.
-            if indefinite {
-                return Err(ScanError::Malformed {
-                    at: pos,
-                    what: "unexpected break",
-                });
-            }
-            Ok(Some(next))
-        }
-    }
 }
 
 /// Starts a `serialise` list of `len` items: `0x80` when empty, else indefinite (`0x9f`); finish a
@@ -390,6 +427,38 @@ mod tests {
         assert!(item_end(&[0x5b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).is_err());
         let deep = vec![0x81; 1000];
         assert_eq!(item_end(&deep), Err(ScanError::TooDeep));
+        // Tags, maps, floats, chunked text.
+        assert_eq!(
+            item_end(&[0xd9, 0x03, 0xe8, 0xa2, 0x01, 0x02, 0x2b, 0xf9, 0x3c, 0x00]),
+            Ok(Some(10))
+        );
+        assert_eq!(item_end(&[0x7f, 0x61, b'a', 0x60, 0xff]), Ok(Some(5)));
+        assert!(
+            item_end(&[0x7f, 0x7f, 0xff, 0xff]).is_err(),
+            "nested chunked string"
+        );
+        assert!(item_end(&[0x3f]).is_err());
+    }
+
+    #[test]
+    fn scanning_resumes_where_it_stopped() {
+        // Feed a nested message one byte at a time: same answer as all at once.
+        let msg = [
+            0x82, 0x03, 0x9f, 0x82, 0x61, b'x', 0x5f, 0x41, 1, 0xff, 0xa1, 0x01, 0x80, 0xff, 0x00,
+        ];
+        let whole = item_end(&msg).unwrap();
+        assert_eq!(whole, Some(14));
+        let mut s = ItemScanner::default();
+        let mut found = None;
+        for n in 0..=msg.len() {
+            if let Some(end) = s.feed(&msg[..n]).unwrap() {
+                found = Some((n, end));
+                break;
+            }
+        }
+        assert_eq!(found, Some((14, 14)));
+        s.reset();
+        assert_eq!(s.feed(&[0x01]).unwrap(), Some(1));
     }
 
     #[test]

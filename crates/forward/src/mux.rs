@@ -12,9 +12,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::cbor::{self, ScanError};
+use crate::cbor::{ItemScanner, ScanError};
 use crate::handshake::{self, HandshakeMsg, RefuseReason};
 use crate::{DecodeError, PROTOCOL_HANDSHAKE};
 
@@ -132,25 +132,37 @@ pub enum MuxError {
 }
 
 /// Reads SDUs from a bearer and yields whole messages.
+///
+/// [`recv`](Self::recv) is cancel-safe: all progress lives in the reader, so it can be one
+/// branch of a `select!` beside timers without losing half-read frames.
 pub struct MuxReader<R> {
-    r: BufReader<R>,
+    r: R,
     peer_mode: Mode,
     protocols: u16,
-    buffers: Vec<Vec<u8>>,
+    inbuf: Vec<u8>,
+    parsed: usize,
+    buffers: Vec<(Vec<u8>, ItemScanner)>,
     ready: VecDeque<(u16, Vec<u8>)>,
+    failed: Option<MuxError>,
     max_message: usize,
     bytes_read: u64,
 }
+
+/// Bytes asked of the bearer per read.
+const READ_CHUNK: usize = 256 << 10;
 
 impl<R: AsyncRead + Unpin> MuxReader<R> {
     /// A reader for a side whose own mode is `our_mode`, running mini-protocols `0..protocols`.
     pub fn new(r: R, our_mode: Mode, protocols: u16) -> Self {
         MuxReader {
-            r: BufReader::with_capacity(64 << 10, r),
+            r,
             peer_mode: our_mode.peer(),
             protocols,
-            buffers: vec![Vec::new(); protocols as usize],
+            inbuf: Vec::with_capacity(READ_CHUNK * 2),
+            parsed: 0,
+            buffers: vec![(Vec::new(), ItemScanner::default()); protocols as usize],
             ready: VecDeque::new(),
+            failed: None,
             max_message: DEFAULT_MAX_MESSAGE,
             bytes_read: 0,
         }
@@ -167,26 +179,56 @@ impl<R: AsyncRead + Unpin> MuxReader<R> {
         self.bytes_read
     }
 
+    /// Bytes received but not yet returned as messages.
+    pub fn buffered(&self) -> usize {
+        self.inbuf.len() - self.parsed
+            + self.buffers.iter().map(|(b, _)| b.len()).sum::<usize>()
+            + self.ready.iter().map(|(_, m)| m.len()).sum::<usize>()
+    }
+
     /// The next whole message: `(mini-protocol, CBOR bytes)`.
     pub async fn recv(&mut self) -> Result<(u16, Vec<u8>), MuxError> {
         loop {
             if let Some(m) = self.ready.pop_front() {
                 return Ok(m);
             }
-            let mut h = [0u8; 8];
-            match self.r.read_exact(&mut h).await {
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    // EOF on an SDU boundary with nothing half-received is a clean close.
-                    let partial = self.buffers.iter().any(|b| !b.is_empty());
-                    return Err(if partial {
-                        MuxError::Truncated
-                    } else {
-                        MuxError::Closed
-                    });
-                }
-                Err(e) => return Err(e.into()),
+            if let Some(e) = self.failed.take() {
+                return Err(e);
             }
+            if let Err(e) = self.parse_sdus() {
+                // Messages completed before the bad frame are still delivered first.
+                self.failed = Some(e);
+                continue;
+            }
+            if !self.ready.is_empty() {
+                continue;
+            }
+            if self.parsed > 0 {
+                self.inbuf.drain(..self.parsed);
+                self.parsed = 0;
+            }
+            self.inbuf.reserve(READ_CHUNK);
+            let n = self.r.read_buf(&mut self.inbuf).await?;
+            if n == 0 {
+                // EOF on an SDU boundary with nothing half-received is a clean close.
+                let partial =
+                    !self.inbuf.is_empty() || self.buffers.iter().any(|(b, _)| !b.is_empty());
+                return Err(if partial {
+                    MuxError::Truncated
+                } else {
+                    MuxError::Closed
+                });
+            }
+            self.bytes_read += n as u64;
+        }
+    }
+
+    /// Takes every whole SDU out of the input buffer and every whole message out of the
+    /// per-protocol buffers.
+    fn parse_sdus(&mut self) -> Result<(), MuxError> {
+        while self.inbuf.len() - self.parsed >= 8 {
+            let mut h = [0u8; 8];
+            h.copy_from_slice(&self.inbuf[self.parsed..self.parsed + 8]);
             let header = SduHeader::decode(h);
             if header.protocol >= self.protocols {
                 return Err(MuxError::UnknownProtocol(header.protocol));
@@ -195,28 +237,32 @@ impl<R: AsyncRead + Unpin> MuxReader<R> {
                 return Err(MuxError::WrongMode(header.protocol));
             }
             let p = header.protocol;
-            let buf = &mut self.buffers[p as usize];
+            let (buf, scanner) = &mut self.buffers[p as usize];
             if buf.len() + header.len as usize > self.max_message {
                 return Err(MuxError::Oversize {
                     protocol: p,
                     limit: self.max_message,
                 });
             }
-            let start = buf.len();
-            buf.resize(start + header.len as usize, 0);
-            match self.r.read_exact(&mut buf[start..]).await {
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    return Err(MuxError::Truncated);
-                }
-                Err(e) => return Err(e.into()),
+            let start = self.parsed + 8;
+            let end = start + header.len as usize;
+            if end > self.inbuf.len() {
+                break;
             }
-            self.bytes_read += 8 + u64::from(header.len);
-            // Split off every complete message now in the buffer.
+            buf.extend_from_slice(&self.inbuf[start..end]);
+            self.parsed = end;
+            // Split off every complete message now in the buffer. The scanner resumes where the
+            // last SDU left it, so a long message is scanned once, not once per segment.
             let mut consumed = 0;
             while consumed < buf.len() {
-                match cbor::item_end(&buf[consumed..]) {
+                match scanner.feed(&buf[consumed..]) {
                     Ok(Some(n)) => {
+                        scanner.reset();
+                        if consumed == 0 && n == buf.len() {
+                            // The usual case: the buffer is exactly one message; hand it over.
+                            self.ready.push_back((p, std::mem::take(buf)));
+                            break;
+                        }
                         self.ready
                             .push_back((p, buf[consumed..consumed + n].to_vec()));
                         consumed += n;
@@ -225,8 +271,11 @@ impl<R: AsyncRead + Unpin> MuxReader<R> {
                     Err(error) => return Err(MuxError::Malformed { protocol: p, error }),
                 }
             }
-            buf.drain(..consumed);
+            if consumed > 0 {
+                buf.drain(..consumed);
+            }
         }
+        Ok(())
     }
 }
 

@@ -163,8 +163,9 @@ pub struct TraceObjectView<'a> {
     pub human: Option<Cow<'a, str>>,
     /// `toMachine`.
     pub machine: Cow<'a, str>,
-    /// `toNamespace` segments.
-    pub namespace: Vec<Cow<'a, str>>,
+    /// `toNamespace`, its segments joined with `.` (borrowed when it is one segment, as nodes
+    /// send it).
+    pub namespace: Cow<'a, str>,
     /// Severity index.
     pub severity: u8,
     /// Detail index.
@@ -175,6 +176,30 @@ pub struct TraceObjectView<'a> {
     pub hostname: Cow<'a, str>,
     /// `toThreadId`.
     pub thread_id: Cow<'a, str>,
+}
+
+/// A namespace list as one dotted string, without allocating for the usual single segment.
+fn namespace_cow<'a>(d: &mut Decoder<'a>) -> Result<Cow<'a, str>, minicbor::decode::Error> {
+    let mut joined: Option<Cow<'a, str>> = None;
+    let mut add = |seg: Cow<'a, str>| {
+        joined = Some(match joined.take() {
+            None => seg,
+            Some(prev) => Cow::Owned(format!("{prev}.{seg}")),
+        });
+    };
+    match d.array()? {
+        Some(n) => {
+            for _ in 0..n {
+                add(text_cow(d)?);
+            }
+        }
+        None => {
+            while !cbor::at_break(d)? {
+                add(text_cow(d)?);
+            }
+        }
+    }
+    Ok(joined.unwrap_or(Cow::Borrowed("")))
 }
 
 fn text_cow<'a>(d: &mut Decoder<'a>) -> Result<Cow<'a, str>, minicbor::decode::Error> {
@@ -200,7 +225,7 @@ impl<'a> TraceObjectView<'a> {
         }
         let human = cbor::decode_maybe(d, text_cow)?;
         let machine = text_cow(d)?;
-        let namespace = cbor::decode_list(d, text_cow)?;
+        let namespace = namespace_cow(d)?;
         let severity = decode_enum(d, 7, "severity")?;
         let detail = decode_enum(d, 3, "detail")?;
         let timestamp_nanos = cbor::decode_utc_time(d)?;
@@ -218,12 +243,9 @@ impl<'a> TraceObjectView<'a> {
         })
     }
 
-    /// The dotted namespace (borrowed when it is one segment, as nodes send it).
-    pub fn namespace_text(&self) -> Cow<'_, str> {
-        match self.namespace.as_slice() {
-            [one] => Cow::Borrowed(one.as_ref()),
-            many => Cow::Owned(many.join(".")),
-        }
+    /// The dotted namespace.
+    pub fn namespace_text(&self) -> &str {
+        &self.namespace
     }
 }
 

@@ -2,11 +2,11 @@
 //! trace objects (written to the node's logs in batches), EKG polling, and a clean `MsgDone` at
 //! shutdown. Any error closes this connection only.
 
+use std::io::IoSlice;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::mpsc;
 use wb_forward::data_point::{DataPointMsg, NODE_INFO};
 use wb_forward::ekg::{EkgMsg, EkgRequest};
 use wb_forward::mux::{self, BoxRead, BoxWrite};
@@ -73,41 +73,46 @@ async fn run(
         Mode::Initiator => mux::handshake_initiator(&mut reader, &mut writer, magic).await?,
     };
 
-    // The reader runs on its own so that waiting for a message can be combined with timers
-    // without losing half-read frames.
-    let (tx, mut rx) = mpsc::channel(64);
-    let queued = ctx.clone();
-    let reader_task = tokio::spawn(async move {
-        loop {
-            let m = reader.recv().await;
-            let last = m.is_err();
-            queued.queued.fetch_add(1, Relaxed);
-            if tx.send(m).await.is_err() || last {
-                return;
-            }
-        }
-    });
-    let result = serve(ctx, &mut writer, &mut rx, connection, node).await;
-    reader_task.abort();
-    // Messages left in the channel are gone with the connection.
-    ctx.queued.fetch_sub(rx.len() as u64, Relaxed);
-    result
+    serve(ctx, &mut reader, &mut writer, connection, node).await
 }
 
-type Incoming = mpsc::Receiver<Result<(u16, Vec<u8>), MuxError>>;
-
-async fn next(ctx: &Ctx, rx: &mut Incoming) -> Result<(u16, Vec<u8>), MuxError> {
-    let m = rx.recv().await.unwrap_or(Err(MuxError::Closed));
-    ctx.queued.fetch_sub(1, Relaxed);
+/// The next message, keeping the tracer's count of received-but-unhandled bytes current.
+async fn next(
+    ctx: &Ctx,
+    reader: &mut MuxReader<BoxRead>,
+    accounted: &mut usize,
+) -> Result<(u16, Vec<u8>), MuxError> {
+    let m = reader.recv().await;
+    let now = reader.buffered();
+    if now >= *accounted {
+        ctx.queued.fetch_add((now - *accounted) as u64, Relaxed);
+    } else {
+        ctx.queued.fetch_sub((*accounted - now) as u64, Relaxed);
+    }
+    *accounted = now;
     m
 }
 
 async fn serve(
     ctx: &Arc<Ctx>,
+    reader: &mut MuxReader<BoxRead>,
     writer: &mut MuxWriter<BoxWrite>,
-    rx: &mut Incoming,
     connection: &str,
     node: &mut Option<String>,
+) -> Result<(), MuxError> {
+    let mut accounted = 0;
+    let result = serve_named(ctx, reader, writer, connection, node, &mut accounted).await;
+    ctx.queued.fetch_sub(accounted as u64, Relaxed);
+    result
+}
+
+async fn serve_named(
+    ctx: &Arc<Ctx>,
+    reader: &mut MuxReader<BoxRead>,
+    writer: &mut MuxWriter<BoxWrite>,
+    connection: &str,
+    node: &mut Option<String>,
+    accounted: &mut usize,
 ) -> Result<(), MuxError> {
     // Who is this? Ask NodeInfo; fall back to the connection id.
     writer
@@ -116,7 +121,7 @@ async fn serve(
             &DataPointMsg::Request(vec![NODE_INFO.to_owned()]).encode(),
         )
         .await?;
-    let wanted = match tokio::time::timeout(NAME_TIMEOUT, next(ctx, rx)).await {
+    let wanted = match tokio::time::timeout(NAME_TIMEOUT, next(ctx, reader, accounted)).await {
         Ok(Ok((PROTOCOL_DATA_POINTS, bytes))) => match DataPointMsg::decode(&bytes)? {
             DataPointMsg::Reply(values) => values
                 .iter()
@@ -167,7 +172,7 @@ async fn serve(
     let mut batch = Vec::new();
     loop {
         tokio::select! {
-            m = next(ctx, rx) => {
+            m = next(ctx, reader, accounted) => {
                 let (p, bytes) = m?;
                 match p {
                     PROTOCOL_TRACE_OBJECTS => match trace_object::decode_from_forwarder(&bytes)? {
@@ -211,7 +216,7 @@ async fn serve(
                 let deadline = tokio::time::Instant::now() + SHUTDOWN_REPLY_WAIT;
                 let mut idle = false;
                 let mut confirmed = false;
-                while let Ok(m) = tokio::time::timeout_at(deadline, next(ctx, rx)).await {
+                while let Ok(m) = tokio::time::timeout_at(deadline, next(ctx, reader, accounted)).await {
                     let Ok((p, bytes)) = m else { break };
                     if p != PROTOCOL_TRACE_OBJECTS {
                         continue;
@@ -267,17 +272,29 @@ impl Ctx {
         }
         let mut written = 0;
         for (log, format) in logs {
-            buf.clear();
-            for o in objs {
-                match format {
-                    LogFormat::ForMachine => buf.extend_from_slice(o.machine.as_bytes()),
-                    LogFormat::ForHuman => human_line(buf, o),
-                }
-                buf.push(b'\n');
-            }
             let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
-            match log.write_batch(buf) {
-                Ok(()) => written += buf.len() as u64,
+            let result = match format {
+                LogFormat::ForMachine => {
+                    // Machine lines go out as they came, straight from the received message.
+                    let mut parts = Vec::with_capacity(objs.len() * 2);
+                    for o in objs {
+                        parts.push(IoSlice::new(o.machine.as_bytes()));
+                        parts.push(IoSlice::new(b"\n"));
+                    }
+                    let len: usize = parts.iter().map(|p| p.len()).sum();
+                    log.write_parts(&mut parts).map(|()| len)
+                }
+                LogFormat::ForHuman => {
+                    buf.clear();
+                    for o in objs {
+                        human_line(buf, o);
+                        buf.push(b'\n');
+                    }
+                    log.write_batch(buf).map(|()| buf.len())
+                }
+            };
+            match result {
+                Ok(n) => written += n as u64,
                 Err(e) => self.trace(&TracerEvent::LogError {
                     node: name.to_owned(),
                     error: format!("{}: {e}", log.current_path().display()),

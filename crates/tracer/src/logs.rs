@@ -229,6 +229,37 @@ impl NodeLog {
         }
     }
 
+    /// Appends the concatenation of `parts` (already newline-terminated lines) with vectored
+    /// writes, so lines borrowed from received messages need no copying into a batch first.
+    pub fn write_parts(&mut self, parts: &mut [io::IoSlice<'_>]) -> io::Result<()> {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let mut parts = parts;
+        let mut written = 0;
+        while !parts.is_empty() {
+            match self.file.write_vectored(parts) {
+                Ok(0) => {
+                    self.size += written as u64;
+                    return Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "log file accepts no more bytes",
+                    ));
+                }
+                Ok(n) => {
+                    written += n;
+                    io::IoSlice::advance_slices(&mut parts, n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.size += written as u64;
+                    return Err(e);
+                }
+            }
+        }
+        debug_assert_eq!(written, total);
+        self.size += total as u64;
+        Ok(())
+    }
+
     /// Hands anything buffered to the operating system (writes are unbuffered, so this is cheap).
     pub fn flush(&mut self) -> io::Result<()> {
         self.file.flush()

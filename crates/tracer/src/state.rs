@@ -87,7 +87,7 @@ impl NodeState {
         }
         let ns = o.namespace_text();
         let interesting = matches!(
-            ns.as_ref(),
+            ns,
             "Forge.Loop.ForgedBlock"
                 | "Forge.Loop.AdoptedBlock"
                 | "ChainDB.AddBlockEvent.AddedToCurrentChain"
@@ -104,7 +104,7 @@ impl NodeState {
             return;
         };
         let data = &line["data"];
-        match ns.as_ref() {
+        match ns {
             "Forge.Loop.ForgedBlock" => self.forged += 1,
             "Forge.Loop.AdoptedBlock" => self.adopted += 1,
             "ChainDB.AddBlockEvent.AddedToCurrentChain"
@@ -320,7 +320,7 @@ mod tests {
         TraceObjectView {
             human: None,
             machine: Cow::Borrowed(machine),
-            namespace: vec![Cow::Borrowed(ns)],
+            namespace: Cow::Borrowed(ns),
             severity: sev,
             detail: 1,
             timestamp_nanos: ts,
