@@ -20,11 +20,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, mpsc, watch};
+pub use wb_forward::Address;
 use wb_forward::data_point::{DataPointMsg, NODE_INFO};
 use wb_forward::ekg::{EkgMsg, EkgRequest, MetricValue};
 use wb_forward::mux::{self, Listener};
 use wb_forward::trace_object::{self, TraceObjectMsg, TraceObjectParts};
-use wb_forward::{Address, Mode, MuxError, MuxReader, MuxWriter};
+use wb_forward::{Mode, MuxError, MuxReader, MuxWriter};
 
 use crate::dispatcher::Tracer;
 use crate::event::{EventMeta, TraceEvent};
