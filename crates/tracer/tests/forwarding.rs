@@ -540,3 +540,63 @@ fn oversize_payload() -> Vec<u8> {
     p.resize(100_000, 0xab);
     p
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overflowing_queue_drops_the_oldest_and_says_so_when_connected() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("tracer.sock");
+    let logs = dir.path().join("logs");
+    // The forwarder's own messages stay local, so the queue holds only Test.Seq.
+    let cfg = TraceConfig::from_yaml_str(
+        "TraceOptions:\n  '':\n    severity: Info\n    backends: [Forwarder]\n  Forwarder:\n    backends: [Stdout MachineFormat]\n",
+        "node",
+    )
+    .unwrap();
+    let local = Capture::default();
+    let mut s = settings(Address::Unix(sock.clone()), "node-q");
+    s.queue_size = 10;
+    let mut d = Dispatcher::builder()
+        .config(cfg)
+        .host("h")
+        .output(Output::Writer(Box::new(local.clone())))
+        .forward_to(s)
+        .build()
+        .unwrap();
+    let t = d.tracer::<Seq>("Test");
+    // No tracer yet: 25 messages into a queue of 10.
+    for i in 0..25 {
+        t.trace(&Seq(i));
+    }
+    let stats = d.forwarder().unwrap().stats();
+    assert_eq!(
+        (stats.queued, stats.dropped, stats.waiting),
+        (25, 15, 10),
+        "{stats:?}"
+    );
+    let (service, _own, _cap) = start(
+        accept_at(&sock.display().to_string(), &logs, ""),
+        ServiceOptions::default(),
+    )
+    .await;
+    wait_for("the newest 10", Duration::from_secs(10), || {
+        seqs(&logs.join("node-q")).len() == 10
+    })
+    .await;
+    assert_eq!(
+        seqs(&logs.join("node-q")),
+        (15..25).collect::<Vec<_>>(),
+        "the oldest went first, one by one"
+    );
+    d.shutdown();
+    let text = local.text();
+    let connected = text
+        .lines()
+        .find(|l| l.contains("\"ns\":\"Forwarder.Connected\""))
+        .expect("connected trace");
+    assert!(connected.contains("\"dropped\":15"), "{connected}");
+    assert!(
+        text.contains("\"ns\":\"Forwarder.ConnectFailed\""),
+        "{text}"
+    );
+    service.shutdown().await;
+}
