@@ -1,0 +1,3 @@
+//! The emulated node (`wb node`).
+
+pub mod storage;
