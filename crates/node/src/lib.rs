@@ -1,3 +1,4 @@
 //! The emulated node (`wb node`).
 
+pub mod events;
 pub mod storage;
