@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod genesis;
 pub mod lottery;
 pub mod params;
+mod time;
 pub mod tx;
 pub mod utxo;
 pub mod wallet;

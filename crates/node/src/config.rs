@@ -1,0 +1,143 @@
+//! The node's configuration: a cardano-node-style config file (its trace keys are read by
+//! wb-trace) plus the command line's paths, as `cardano-node run` takes them.
+//!
+//! ```yaml
+//! GenesisFile: genesis.json          # relative to this file
+//! TraceOptionNodeName: node-0
+//! TraceOptions: {"": {severity: Info, backends: [Stdout MachineFormat, EKGBackend, Forwarder]}}
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// Everything a node needs to start.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The config file (for messages).
+    pub config_file: PathBuf,
+    /// The genesis file.
+    pub genesis_file: PathBuf,
+    /// The topology file.
+    pub topology_file: PathBuf,
+    /// Where the chain is kept.
+    pub database_path: PathBuf,
+    /// Address to listen on for peers.
+    pub host_addr: String,
+    /// Port to listen on (0: any free port).
+    pub port: u16,
+    /// The pool's key seed file (hex); absent for a relay.
+    pub pool_key_file: Option<PathBuf>,
+    /// Stop once this slot is reached.
+    pub shutdown_on_slot: Option<u64>,
+    /// Stop once the chain has this block number.
+    pub shutdown_on_block: Option<u64>,
+    /// The node's name in traces and NodeInfo.
+    pub node_name: String,
+    /// The trace configuration.
+    pub trace: wb_trace::TraceConfig,
+    /// The raw config, for other keys.
+    pub raw: Value,
+}
+
+/// A configuration that cannot be used, naming the file and field.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A file could not be read or parsed.
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The trace keys are wrong.
+    #[error(transparent)]
+    Trace(#[from] wb_trace::ConfigError),
+}
+
+/// The command line's part of the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct RunArgs {
+    /// `--config`.
+    pub config: PathBuf,
+    /// `--topology`.
+    pub topology: PathBuf,
+    /// `--database-path`.
+    pub database_path: PathBuf,
+    /// `--host-addr` (default 127.0.0.1).
+    pub host_addr: Option<String>,
+    /// `--port`.
+    pub port: u16,
+    /// `--pool-key`.
+    pub pool_key: Option<PathBuf>,
+    /// `--shutdown-on-slot-synced`.
+    pub shutdown_on_slot: Option<u64>,
+    /// `--shutdown-on-block-synced`.
+    pub shutdown_on_block: Option<u64>,
+}
+
+impl NodeConfig {
+    /// Reads the config file named in `args` and combines it with them.
+    pub fn load(args: &RunArgs) -> Result<NodeConfig, ConfigError> {
+        let path = &args.config;
+        let file_err = |message: String| ConfigError::File {
+            path: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
+        let json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let raw: Value = if json {
+            serde_json::from_str(&text).map_err(|e| file_err(format!("not valid JSON: {e}")))?
+        } else {
+            serde_yaml_ng::from_str(&text).map_err(|e| file_err(format!("not valid YAML: {e}")))?
+        };
+        let trace = wb_trace::TraceConfig::from_value(&raw, &path.display().to_string())?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let genesis = raw
+            .get("GenesisFile")
+            .or_else(|| raw.get("ShelleyGenesisFile"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                file_err("field GenesisFile: expected the path of genesis.json".into())
+            })?;
+        let node_name = trace.node_name.clone().unwrap_or_else(|| {
+            args.pool_key
+                .as_ref()
+                .map_or("relay".into(), |_| "pool".into())
+        });
+        let slot = |k: &str| raw.get(k).and_then(Value::as_u64);
+        Ok(NodeConfig {
+            config_file: path.clone(),
+            genesis_file: base.join(genesis),
+            topology_file: args.topology.clone(),
+            database_path: args.database_path.clone(),
+            host_addr: args.host_addr.clone().unwrap_or_else(|| "127.0.0.1".into()),
+            port: args.port,
+            pool_key_file: args.pool_key.clone(),
+            shutdown_on_slot: args
+                .shutdown_on_slot
+                .or_else(|| slot("ShutdownOnSlotSynced")),
+            shutdown_on_block: args
+                .shutdown_on_block
+                .or_else(|| slot("ShutdownOnBlockSynced")),
+            node_name,
+            trace,
+            raw,
+        })
+    }
+}
+
+/// Reads a pool key seed: 64 hex characters (whitespace around them is ignored).
+pub fn read_pool_key(path: &Path) -> Result<wb_ledger::crypto::PoolKey, ConfigError> {
+    let err = |message: String| ConfigError::File {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let seed = wb_ledger::crypto::from_hex::<32>(text.trim())
+        .ok_or_else(|| err("expected 64 hex characters (a 32-byte key seed)".into()))?;
+    Ok(wb_ledger::crypto::PoolKey::from_seed(seed))
+}

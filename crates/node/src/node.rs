@@ -1,0 +1,405 @@
+//! A running node: its chain, the slot clock with the forging loop, the listener for downstream
+//! peers and the connections to upstream peers, and chain selection over what they offer.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use wb_ledger::block::{Block, Header, Point};
+use wb_ledger::chain::Selection;
+use wb_ledger::crypto::{self, Hash32, PoolKey};
+use wb_ledger::genesis::Genesis;
+use wb_ledger::lottery;
+
+use crate::chaindb::{ChainDb, ChainDbError};
+use crate::config::NodeConfig;
+use crate::events::{ChainDbEvent, ForgeEvent, NodeTracers, SelectView};
+use crate::peer;
+
+/// Why a node could not start or stopped badly.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// Configuration, genesis or topology.
+    #[error("{0}")]
+    Config(String),
+    /// The chain on disk.
+    #[error(transparent)]
+    ChainDb(#[from] ChainDbError),
+    /// The listening socket.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Why the node stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// It reached the configured slot.
+    ShutdownSlot(u64),
+    /// Its chain reached the configured block number.
+    ShutdownBlock(u64),
+    /// It was asked to stop (signal or [`Node::stop`]).
+    Stopped,
+}
+
+/// State shared by the node's tasks.
+pub(crate) struct Shared {
+    pub(crate) genesis: Genesis,
+    pub(crate) db: Mutex<ChainDb>,
+    /// Bumped on every chain change; chain-sync servers wait on it. (Updated with `send_modify`
+    /// and `send_replace`, which work with no receiver subscribed.)
+    pub(crate) tip: watch::Sender<u64>,
+    pub(crate) tracers: NodeTracers,
+    /// Fetched bodies not (yet) on our chain.
+    pub(crate) bodies: Mutex<HashMap<Hash32, (Block, Vec<u8>)>>,
+    /// Bodies some connection is fetching now.
+    pub(crate) in_flight: Mutex<HashSet<Hash32>>,
+    pub(crate) stop: watch::Sender<Option<Exit>>,
+    shutdown_block: Option<u64>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The selection view of a header, as traced.
+fn view(h: &Header) -> SelectView {
+    SelectView {
+        block_no: h.body.block_no,
+        slot: h.body.slot,
+        issuer_hash: crypto::blake2b_224(&h.body.issuer_vkey),
+        tie_break: h.tie_breaker(),
+    }
+}
+
+impl Shared {
+    /// Number of leading blocks `candidate` shares with our chain.
+    fn common_prefix(db: &ChainDb, candidate: &[Header]) -> usize {
+        let ours = db.chain();
+        // Hash chains share a prefix and then differ: binary search for the boundary.
+        let (mut lo, mut hi) = (0usize, candidate.len().min(ours.len() as usize));
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if ours
+                .get(mid as u64)
+                .is_some_and(|h| h.hash() == candidate[mid].hash())
+            {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// Whether `candidate` (a peer's chain from block 0) is better than ours; with the block
+    /// number of the intersection.
+    pub(crate) fn prefers(&self, candidate: &[Header]) -> (bool, usize) {
+        let db = lock(&self.db);
+        let common = Self::common_prefix(&db, candidate);
+        let Some(tip) = candidate.last() else {
+            return (false, common);
+        };
+        let better = matches!(
+            db.chain().select(
+                (common as u64).checked_sub(1),
+                candidate.len() as u64,
+                &tip.tie_breaker()
+            ),
+            Ok(Selection::Switch { .. })
+        );
+        (better, common)
+    }
+
+    /// Adopts the best chain obtainable from `candidate` with the bodies at hand, if it beats ours.
+    pub(crate) fn try_adopt(&self, candidate: &[Header]) {
+        let mut db = lock(&self.db);
+        let common = Self::common_prefix(&db, candidate);
+        let mut bodies = lock(&self.bodies);
+        let usable = candidate[common..]
+            .iter()
+            .take_while(|h| bodies.contains_key(&h.hash()))
+            .count();
+        if usable == 0 {
+            return;
+        }
+        let new_len = common + usable;
+        let new_tip = &candidate[new_len - 1];
+        let intersection = (common as u64).checked_sub(1);
+        let rollback = match db
+            .chain()
+            .select(intersection, new_len as u64, &new_tip.tie_breaker())
+        {
+            Ok(Selection::Switch { rollback }) => rollback,
+            Ok(Selection::Keep) | Err(_) => return,
+        };
+        let old_tip = db.chain().tip().cloned();
+        if rollback > 0 && db.rollback_to(intersection).is_err() {
+            return;
+        }
+        for h in &candidate[common..new_len] {
+            let Some((b, bytes)) = bodies.remove(&h.hash()) else {
+                break;
+            };
+            if let Err(e) = db.extend(&b, &bytes) {
+                // A bad body: stop here; what was added stays, the rest is dropped.
+                drop(e);
+                break;
+            }
+        }
+        let Some(tip) = db.chain().tip().cloned() else {
+            return;
+        };
+        drop(bodies);
+        drop(db);
+        let new_tip = (tip.hash(), tip.body.slot);
+        match (rollback, old_tip) {
+            (r, Some(old)) if r > 0 => {
+                self.tracers.chain_db.trace(&ChainDbEvent::SwitchedToAFork {
+                    new_tip,
+                    view: view(&tip),
+                    old: view(&old),
+                });
+            }
+            _ => self
+                .tracers
+                .chain_db
+                .trace(&ChainDbEvent::AddedToCurrentChain {
+                    new_tip,
+                    view: view(&tip),
+                }),
+        }
+        self.chain_changed(&tip);
+    }
+
+    /// Tells the chain-sync servers, and stops the node if the configured block is reached.
+    fn chain_changed(&self, tip: &Header) {
+        self.tip.send_modify(|v| *v += 1);
+        if self.shutdown_block.is_some_and(|b| tip.body.block_no >= b) {
+            self.stop
+                .send_replace(Some(Exit::ShutdownBlock(tip.body.block_no)));
+        }
+    }
+}
+
+/// A running node.
+pub struct Node {
+    shared: Arc<Shared>,
+    listen_addr: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Node {
+    /// Opens the chain, binds the listener, connects to the topology's peers and starts the slot
+    /// clock (forging if a pool key is configured).
+    pub async fn start(cfg: &NodeConfig, tracers: NodeTracers) -> Result<Node, NodeError> {
+        let genesis =
+            Genesis::from_file(&cfg.genesis_file).map_err(|e| NodeError::Config(e.to_string()))?;
+        let peers = crate::topology::read_topology(&cfg.topology_file)
+            .map_err(|e| NodeError::Config(e.to_string()))?;
+        let key = match &cfg.pool_key_file {
+            Some(p) => Some(
+                crate::config::read_pool_key(p).map_err(|e| NodeError::Config(e.to_string()))?,
+            ),
+            None => None,
+        };
+        if let Some(k) = &key {
+            use wb_ledger::block::LeaderSchedule;
+            if genesis
+                .schedule()
+                .relative_stake(&k.verification_key())
+                .is_none()
+            {
+                return Err(NodeError::Config(format!(
+                    "pool key {} is not a pool of {}",
+                    crypto::hex(&k.verification_key()),
+                    cfg.genesis_file.display()
+                )));
+            }
+        }
+        std::fs::create_dir_all(&cfg.database_path)
+            .map_err(|e| NodeError::Config(format!("{}: {e}", cfg.database_path.display())))?;
+        let (db, _report) = ChainDb::open(&cfg.database_path, &genesis)?;
+        let addr = format!("{}:{}", cfg.host_addr, cfg.port);
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .map_err(|source| NodeError::Listen {
+                addr: addr.clone(),
+                source,
+            })?;
+        let listen_addr = listener
+            .local_addr()
+            .map_err(|source| NodeError::Listen { addr, source })?;
+        let (tip, _) = watch::channel(0);
+        let (stop, _) = watch::channel(None);
+        let shared = Arc::new(Shared {
+            genesis,
+            db: Mutex::new(db),
+            tip,
+            tracers,
+            bodies: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashSet::new()),
+            stop,
+            shutdown_block: cfg.shutdown_on_block,
+        });
+        let mut tasks = vec![tokio::spawn(peer::listen(shared.clone(), listener))];
+        for p in peers {
+            tasks.push(tokio::spawn(peer::connect_loop(shared.clone(), p)));
+        }
+        tasks.push(tokio::spawn(slot_clock(
+            shared.clone(),
+            key,
+            cfg.shutdown_on_slot,
+        )));
+        Ok(Node {
+            shared,
+            listen_addr,
+            tasks,
+        })
+    }
+
+    /// The address peers connect to.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen_addr
+    }
+
+    /// The tip.
+    pub fn tip(&self) -> Option<Point> {
+        lock(&self.shared.db).chain().tip_point()
+    }
+
+    /// The hashes of the chain, from the first block.
+    pub fn chain_hashes(&self) -> Vec<Hash32> {
+        let db = lock(&self.shared.db);
+        (0..db.chain().len())
+            .filter_map(|n| db.chain().get(n).map(Header::hash))
+            .collect()
+    }
+
+    /// Asks the node to stop.
+    pub fn stop(&self) {
+        self.shared.stop.send_replace(Some(Exit::Stopped));
+    }
+
+    /// Waits until the node stops (configured slot or block, or [`stop`](Self::stop)), then
+    /// closes its connections and flushes its chain to disk.
+    pub async fn wait(mut self) -> Exit {
+        self.wait_ref().await
+    }
+
+    /// [`wait`](Self::wait) without giving the node up, so its chain can be read afterwards.
+    pub async fn wait_ref(&mut self) -> Exit {
+        let mut rx = self.shared.stop.subscribe();
+        let exit = loop {
+            if let Some(e) = *rx.borrow_and_update() {
+                break e;
+            }
+            if rx.changed().await.is_err() {
+                break Exit::Stopped;
+            }
+        };
+        for t in &self.tasks {
+            t.abort();
+        }
+        for t in self.tasks.drain(..) {
+            let _ = t.await;
+        }
+        let _ = lock(&self.shared.db).sync();
+        exit
+    }
+}
+
+/// The slot clock: at the start of every slot, the forging loop's checks (for a pool), and the
+/// configured shutdown slot.
+async fn slot_clock(shared: Arc<Shared>, key: Option<PoolKey>, shutdown_slot: Option<u64>) {
+    use wb_ledger::block::LeaderSchedule;
+    let g = &shared.genesis;
+    let schedule = g.schedule();
+    let stake = key
+        .as_ref()
+        .and_then(|k| schedule.relative_stake(&k.verification_key()))
+        .unwrap_or(0.0);
+    let now = wb_trace::time::now_unix_nanos();
+    let mut slot = g.slot_at(now).map_or(0, |s| s + 1);
+    loop {
+        let start = g.slot_start(slot);
+        let now = wb_trace::time::now_unix_nanos();
+        if start > now {
+            tokio::time::sleep(Duration::from_nanos(start - now)).await;
+        }
+        if shutdown_slot.is_some_and(|s| slot >= s) {
+            shared.stop.send_replace(Some(Exit::ShutdownSlot(slot)));
+            return;
+        }
+        if let Some(k) = &key {
+            forge_slot(&shared, k, slot, stake, &schedule.nonce_for_slot(slot));
+        }
+        slot += 1;
+    }
+}
+
+/// One slot of the forging loop, with cardano-node's trace sequence.
+fn forge_slot(shared: &Shared, key: &PoolKey, slot: u64, stake: f64, nonce: &Hash32) {
+    let t = &shared.tracers.forge;
+    t.trace(&ForgeEvent::StartLeadershipCheck { slot });
+    let tip = lock(&shared.db).chain().tip().cloned();
+    let prev = tip.as_ref().map(|h| (h.hash(), h.body.slot));
+    let next_no = tip.as_ref().map_or(0, |h| h.body.block_no + 1);
+    t.trace(&ForgeEvent::BlockContext {
+        slot,
+        tip: prev,
+        tip_block_no: next_no,
+    });
+    t.trace(&ForgeEvent::LedgerState { slot });
+    t.trace(&ForgeEvent::LedgerView { slot });
+    let (proof, wins) =
+        lottery::check_leader(key, nonce, slot, shared.genesis.active_slots_coeff, stake);
+    if !wins {
+        t.trace(&ForgeEvent::NodeNotLeader { slot });
+        return;
+    }
+    t.trace(&ForgeEvent::NodeIsLeader { slot });
+    if tip.as_ref().is_some_and(|h| h.body.slot >= slot) {
+        // Our tip is already in this slot (adopted from a peer): nothing to build on.
+        return;
+    }
+    t.trace(&ForgeEvent::ForgeTickedLedgerState { slot, prev });
+    t.trace(&ForgeEvent::ForgingMempoolSnapshot {
+        slot,
+        prev,
+        mempool_hash: prev.map_or([0; 32], |p| p.0),
+        mempool_slot: slot,
+    });
+    let block = Block::forge(key, slot, tip.as_ref(), proof, Vec::new());
+    let bytes = block.encode();
+    let h = &block.header;
+    t.trace(&ForgeEvent::ForgedBlock {
+        slot,
+        block: h.hash(),
+        block_no: h.body.block_no,
+        block_prev: h.body.prev_hash,
+    });
+    let added = lock(&shared.db).extend(&block, &bytes);
+    if added.is_ok() {
+        shared
+            .tracers
+            .chain_db
+            .trace(&ChainDbEvent::AddedToCurrentChain {
+                new_tip: (h.hash(), slot),
+                view: view(h),
+            });
+        t.trace(&ForgeEvent::AdoptedBlock {
+            slot,
+            block_hash: h.hash(),
+            block_size: bytes.len() as u64,
+        });
+        shared.chain_changed(h);
+    }
+}
