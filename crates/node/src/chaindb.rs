@@ -60,8 +60,18 @@ impl ChainDb {
         let schedule = genesis.schedule();
         let mut chain = Chain::new(genesis.security_param);
         let mut bad_after: Option<Option<u64>> = None;
+        let mut next_no = 0u64;
         for item in store.iter_from(0) {
-            let (info, bytes) = item?;
+            let (info, bytes) = match item {
+                Ok(x) => x,
+                Err(e) => {
+                    // Damage in a chunk that opening trusted: cut the chain before it.
+                    report.notes.push(format!("stored block {next_no} cannot be read ({e}); the chain is cut before it"));
+                    bad_after = Some(next_no.checked_sub(1));
+                    break;
+                }
+            };
+            next_no = info.block_no + 1;
             let ok = Block::decode(&bytes)
                 .map_err(ChainDbError::from)
                 .and_then(|b| {
