@@ -42,6 +42,40 @@ enum Command {
         #[arg(long, default_value = "Info")]
         min_log_severity: String,
     },
+    /// Run an emulated node (cardano-node's `run` flags where they exist). Stops at the
+    /// configured slot or block, or on Ctrl-C/SIGTERM; exits 0 only when it stopped as asked.
+    Node {
+        /// The node configuration (cardano-node style; `GenesisFile` and the trace keys).
+        #[arg(long)]
+        config: PathBuf,
+        /// The topology file (legacy `Producers` or P2P roots; `latencyMs`/`bandwidthMbps` per peer).
+        #[arg(long)]
+        topology: PathBuf,
+        /// Where the chain is kept.
+        #[arg(long)]
+        database_path: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        host_addr: String,
+        /// Port to listen on.
+        #[arg(long, default_value_t = 3001)]
+        port: u16,
+        /// The pool's key seed (64 hex characters); without it the node is a relay.
+        #[arg(long)]
+        pool_key: Option<PathBuf>,
+        /// Stop when this slot is reached.
+        #[arg(long)]
+        shutdown_on_slot_synced: Option<u64>,
+        /// Stop when the chain reaches this block number.
+        #[arg(long)]
+        shutdown_on_block_synced: Option<u64>,
+        /// Forward traces to a tracer listening on this Unix socket.
+        #[arg(long, conflicts_with = "tracer_socket_network_connect")]
+        tracer_socket_path_connect: Option<PathBuf>,
+        /// Forward traces to a tracer listening on this host:port.
+        #[arg(long)]
+        tracer_socket_network_connect: Option<String>,
+    },
     /// Check a trace configuration and print how it resolves for every namespace.
     TraceConfig {
         /// A node configuration file (YAML or JSON).
@@ -62,6 +96,33 @@ fn main() -> anyhow::Result<()> {
             config,
             min_log_severity,
         } => tracer(&config, &min_log_severity),
+        Command::Node {
+            config,
+            topology,
+            database_path,
+            host_addr,
+            port,
+            pool_key,
+            shutdown_on_slot_synced,
+            shutdown_on_block_synced,
+            tracer_socket_path_connect,
+            tracer_socket_network_connect,
+        } => {
+            let args = wb_node::config::RunArgs {
+                config,
+                topology,
+                database_path,
+                host_addr: Some(host_addr),
+                port,
+                pool_key,
+                shutdown_on_slot: shutdown_on_slot_synced,
+                shutdown_on_block: shutdown_on_block_synced,
+            };
+            let tracer = tracer_socket_path_connect
+                .map(wb_trace::forwarder::Address::Unix)
+                .or(tracer_socket_network_connect.map(wb_trace::forwarder::Address::Tcp));
+            node(&args, tracer)
+        }
     }
 }
 
@@ -84,6 +145,7 @@ fn catalog(config: TraceConfig) -> anyhow::Result<Dispatcher> {
         .build()?;
     wb_trace::register_all(&d);
     d.tracer::<wb_tracer::TracerEvent>("Tracer");
+    wb_node::events::register(&d);
     Ok(d)
 }
 
@@ -141,6 +203,59 @@ fn tracer(config: &Path, min_severity: &str) -> anyhow::Result<()> {
     })?;
     dispatcher.shutdown();
     Ok(())
+}
+
+fn node(
+    args: &wb_node::config::RunArgs,
+    tracer: Option<wb_trace::forwarder::Address>,
+) -> anyhow::Result<()> {
+    let cfg = wb_node::config::NodeConfig::load(args)?;
+    let mut builder = Dispatcher::builder()
+        .config(cfg.trace.clone())
+        .sample_resources(true);
+    if let Some(address) = tracer {
+        let genesis = wb_ledger_genesis(&cfg)?;
+        let settings = wb_trace::forwarder::ForwarderSettings::from_config(
+            &cfg.trace,
+            address,
+            genesis.network_magic,
+            &cfg.node_name,
+        );
+        builder = builder.forward_to(settings);
+    }
+    let mut dispatcher = builder.build()?;
+    let tracers = wb_node::events::register(&dispatcher);
+    dispatcher.announce();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let exit = rt.block_on(async {
+        let node = wb_node::node::Node::start(&cfg, tracers).await?;
+        let stopper = node.stopper();
+        tokio::spawn(async move {
+            let Ok(mut term) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            else {
+                return;
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            stopper.stop();
+        });
+        anyhow::Ok(node.wait().await)
+    })?;
+    dispatcher.shutdown();
+    eprintln!("wb node: stopped ({exit:?})");
+    Ok(())
+}
+
+fn wb_ledger_genesis(
+    cfg: &wb_node::config::NodeConfig,
+) -> anyhow::Result<wb_ledger::genesis::Genesis> {
+    Ok(wb_ledger::genesis::Genesis::from_file(&cfg.genesis_file)?)
 }
 
 fn trace_config(file: &Path) -> anyhow::Result<()> {

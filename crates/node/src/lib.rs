@@ -9,3 +9,5 @@ mod peer;
 pub mod protocol;
 pub mod storage;
 pub mod topology;
+
+pub use wb_ledger::genesis::Genesis;

@@ -283,6 +283,11 @@ impl Node {
             .collect()
     }
 
+    /// A handle that stops the node from elsewhere (a signal handler).
+    pub fn stopper(&self) -> Stopper {
+        Stopper(self.shared.stop.clone())
+    }
+
     /// Asks the node to stop.
     pub fn stop(&self) {
         self.shared.stop.send_replace(Some(Exit::Stopped));
@@ -401,5 +406,23 @@ fn forge_slot(shared: &Shared, key: &PoolKey, slot: u64, stake: f64, nonce: &Has
             block_size: bytes.len() as u64,
         });
         shared.chain_changed(h);
+    }
+}
+
+/// Stops a node from another task.
+#[derive(Clone)]
+pub struct Stopper(watch::Sender<Option<Exit>>);
+
+impl Stopper {
+    /// Asks the node to stop (unless it already stopped for another reason).
+    pub fn stop(&self) {
+        self.0.send_if_modified(|e| {
+            if e.is_none() {
+                *e = Some(Exit::Stopped);
+                true
+            } else {
+                false
+            }
+        });
     }
 }
