@@ -34,8 +34,8 @@ pub enum ChainDbError {
         block_no: u64,
         /// Position of the transaction in the block.
         index: usize,
-        /// The ledger rule that failed.
-        error: TxError,
+        /// The ledger rule that failed (boxed: it can be large).
+        error: Box<TxError>,
     },
     /// The body is larger than the protocol allows.
     #[error("block body of {size} bytes exceeds maxBlockBodySize {max}")]
@@ -266,7 +266,7 @@ fn apply_body(
                 return Err(ChainDbError::Tx {
                     block_no,
                     index,
-                    error,
+                    error: Box::new(error),
                 });
             }
         }

@@ -4,10 +4,13 @@ pub mod chaindb;
 pub mod config;
 pub mod events;
 pub mod link;
+pub mod mempool;
 pub mod node;
 mod peer;
 pub mod protocol;
 pub mod storage;
+pub mod testnet;
 pub mod topology;
+pub mod txproto;
 
 pub use wb_ledger::genesis::Genesis;

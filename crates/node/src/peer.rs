@@ -33,18 +33,19 @@ enum PeerError {
     Protocol(String),
 }
 
+/// Messages to send, with the time each was handed over.
+type Outbox = mpsc::UnboundedSender<(u16, Vec<u8>, Instant)>;
+
 /// Sends through a writer task that applies the link's timing.
-fn spawn_writer(
-    w: OwnedWriteHalf,
-    mode: Mode,
-    mut shaper: Option<LinkShaper>,
-) -> mpsc::UnboundedSender<(u16, Vec<u8>)> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<(u16, Vec<u8>)>();
+fn spawn_writer(w: OwnedWriteHalf, mode: Mode, mut shaper: Option<LinkShaper>) -> Outbox {
+    let (tx, mut rx) = mpsc::unbounded_channel::<(u16, Vec<u8>, Instant)>();
     tokio::spawn(async move {
         let mut w = MuxWriter::new(w, mode);
-        while let Some((p, msg)) = rx.recv().await {
+        while let Some((p, msg, handed_over)) = rx.recv().await {
             if let Some(s) = shaper.as_mut() {
-                let at = s.delivery(Instant::now(), msg.len() + 8);
+                // Timing counts from when the message was handed over: messages queue on the
+                // link, they do not wait out each other's latency.
+                let at = s.delivery(handed_over, msg.len() + 8);
                 tokio::time::sleep_until(at).await;
             }
             if w.send(p, &msg).await.is_err() {
@@ -147,7 +148,7 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream) -> Result<(), PeerError> 
     let tx = spawn_writer(w, Mode::Responder, None);
     let mut rx = spawn_reader(r, Mode::Responder, None);
     let send = |p: u16, m: Vec<u8>| {
-        tx.send((p, m))
+        tx.send((p, m, Instant::now()))
             .map_err(|_| PeerError::Protocol("connection closed".into()))
     };
     // Handshake: accept our version with our magic.
@@ -334,7 +335,7 @@ async fn client(shared: Arc<Shared>, stream: TcpStream, peer: &Peer) -> Result<(
     let tx = spawn_writer(w, Mode::Initiator, shaper.clone());
     let mut rx = spawn_reader(r, Mode::Initiator, shaper);
     let send = |p: u16, m: Vec<u8>| {
-        tx.send((p, m))
+        tx.send((p, m, Instant::now()))
             .map_err(|_| PeerError::Protocol("connection closed".into()))
     };
     let magic = shared.genesis.network_magic;

@@ -1,143 +1,40 @@
 //! Emulated nodes over real TCP on loopback: a cluster forges and agrees on one chain.
 
 use std::io::Write;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
 
-use wb_ledger::crypto::{self, PoolKey};
-use wb_node::config::{NodeConfig, RunArgs};
-use wb_node::node::{Exit, Node};
-use wb_trace::{Dispatcher, Output};
+use wb_ledger::crypto;
+use wb_node::testnet::{self, Shape, TestnetSpec};
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-impl Write for Capture {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+fn spec(nodes: usize, slot_length: f64, f: f64, latency_ms: f64) -> TestnetSpec {
+    TestnetSpec {
+        nodes,
+        pools: nodes,
+        slot_length,
+        f,
+        latency_ms,
+        bandwidth_mbps: None,
+        shape: Shape::Mesh,
+        start_in_ms: 500,
+        severity: "Info",
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A genesis starting `delay_ms` from now with `n` equal pools; returns the pool seeds.
-fn write_genesis(dir: &Path, n: usize, slot_length: f64, f: f64, delay_ms: u64) -> Vec<[u8; 32]> {
-    let seeds: Vec<[u8; 32]> = (0..n).map(|i| [i as u8 + 1; 32]).collect();
-    let start = wb_trace::time::now_unix_nanos() + delay_ms * 1_000_000;
-    let mut at = Vec::new();
-    // Whole seconds are enough for systemStart; round up so it stays in the future.
-    wb_trace::time::write_machine_time(&mut at, (start / 1_000_000_000 + 1) * 1_000_000_000);
-    let pools: Vec<String> = seeds
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            format!(
-                r#"{{"name":"node-{i}","vkey":"{}","stake":1000}}"#,
-                crypto::hex(&PoolKey::from_seed(*s).verification_key())
-            )
-        })
-        .collect();
-    let genesis = format!(
-        r#"{{"systemStart":"{}","networkMagic":42,"slotLength":{slot_length},"epochLength":1000,"activeSlotsCoeff":{f},"securityParam":20,"pools":[{}]}}"#,
-        String::from_utf8(at).unwrap(),
-        pools.join(",")
-    );
-    std::fs::write(dir.join("genesis.json"), genesis).unwrap();
-    seeds
-}
-
-struct Started {
-    node: Node,
-    log: Capture,
-    dispatcher: Dispatcher,
-}
-
-async fn start_cluster(
-    dir: &Path,
-    seeds: &[[u8; 32]],
-    latency_ms: u64,
+async fn run(
+    dir: &std::path::Path,
+    spec: &TestnetSpec,
     shutdown_slot: u64,
-) -> Vec<Started> {
-    let n = seeds.len();
-    let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
-    let mut out = Vec::new();
-    for i in 0..n {
-        let producers: Vec<String> = (0..n)
-            .filter(|j| *j != i)
-            .map(|j| {
-                format!(
-                    r#"{{"addr":"127.0.0.1","port":{},"valency":1,"latencyMs":{latency_ms}}}"#,
-                    ports[j]
-                )
-            })
-            .collect();
-        std::fs::write(
-            dir.join(format!("topology-{i}.json")),
-            format!(r#"{{"Producers":[{}]}}"#, producers.join(",")),
-        )
+) -> (Vec<Vec<[u8; 32]>>, Vec<String>) {
+    let seeds = testnet::write_genesis(dir, spec).unwrap();
+    let nodes = testnet::start(dir, spec, &seeds, shutdown_slot)
+        .await
         .unwrap();
-        std::fs::write(
-            dir.join(format!("config-{i}.yaml")),
-            format!("GenesisFile: genesis.json\nTraceOptionNodeName: node-{i}\nTraceOptions:\n  '':\n    severity: Info\n    backends: [Stdout MachineFormat, EKGBackend]\n"),
-        )
-        .unwrap();
-        std::fs::write(dir.join(format!("pool-{i}.skey")), crypto::hex(&seeds[i])).unwrap();
-        let args = RunArgs {
-            config: dir.join(format!("config-{i}.yaml")),
-            topology: dir.join(format!("topology-{i}.json")),
-            database_path: dir.join(format!("db-{i}")),
-            host_addr: None,
-            port: ports[i],
-            pool_key: Some(dir.join(format!("pool-{i}.skey"))),
-            shutdown_on_slot: Some(shutdown_slot),
-            shutdown_on_block: None,
-        };
-        let cfg = NodeConfig::load(&args).unwrap();
-        let log = Capture::default();
-        let dispatcher = Dispatcher::builder()
-            .config(cfg.trace.clone())
-            .host(format!("node-{i}"))
-            .output(Output::Writer(Box::new(log.clone())))
-            .build()
-            .unwrap();
-        let tracers = wb_node::events::register(&dispatcher);
-        let node = Node::start(&cfg, tracers).await.unwrap();
-        out.push(Started {
-            node,
-            log,
-            dispatcher,
-        });
-    }
-    out
+    testnet::finish(nodes).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_forge_and_agree_on_one_chain() {
     let dir = tempfile::tempdir().unwrap();
-    let seeds = write_genesis(dir.path(), 3, 0.1, 0.3, 500);
-    let nodes = start_cluster(dir.path(), &seeds, 20, 60).await;
-    let mut chains = Vec::new();
-    let mut logs = Vec::new();
-    for mut s in nodes {
-        let hashes = {
-            let exit = s.node.wait_ref().await;
-            assert_eq!(exit, Exit::ShutdownSlot(60));
-            s.node.chain_hashes()
-        };
-        chains.push(hashes);
-        let mut d = s.dispatcher;
-        d.shutdown();
-        logs.push(String::from_utf8(s.log.0.lock().unwrap().clone()).unwrap());
-    }
+    let (chains, logs) = run(dir.path(), &spec(3, 0.1, 0.3, 20.0), 60).await;
     let shortest = chains.iter().map(Vec::len).min().unwrap();
     assert!(
         shortest >= 5,
@@ -200,26 +97,11 @@ fn multi_leader_slots(logs: &[String]) -> std::collections::BTreeMap<u64, Vec<St
     by_slot
 }
 
-async fn run_to_end(nodes: Vec<Started>) -> (Vec<Vec<[u8; 32]>>, Vec<String>) {
-    let mut chains = Vec::new();
-    let mut logs = Vec::new();
-    for mut s in nodes {
-        s.node.wait_ref().await;
-        chains.push(s.node.chain_hashes());
-        let mut d = s.dispatcher;
-        d.shutdown();
-        logs.push(String::from_utf8(s.log.0.lock().unwrap().clone()).unwrap());
-    }
-    (chains, logs)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_leaders_in_a_slot_fork_and_every_node_resolves_it_the_same_way() {
     let dir = tempfile::tempdir().unwrap();
     // Two pools with f = 0.9: both lead about half of all slots.
-    let seeds = write_genesis(dir.path(), 2, 0.2, 0.9, 500);
-    let nodes = start_cluster(dir.path(), &seeds, 20, 30).await;
-    let (chains, logs) = run_to_end(nodes).await;
+    let (chains, logs) = run(dir.path(), &spec(2, 0.2, 0.9, 20.0), 30).await;
     let contested = multi_leader_slots(&logs);
     assert!(!contested.is_empty(), "no slot had two leaders");
     let shortest = chains.iter().map(Vec::len).min().unwrap();
@@ -253,8 +135,13 @@ async fn two_leaders_in_a_slot_fork_and_every_node_resolves_it_the_same_way() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_node_resumes_from_disk_and_repairs_a_torn_chunk() {
     let dir = tempfile::tempdir().unwrap();
-    let seeds = write_genesis(dir.path(), 1, 0.05, 0.5, 300);
-    let (first, _) = run_to_end(start_cluster(dir.path(), &seeds, 0, 40).await).await;
+    let one = TestnetSpec {
+        start_in_ms: 300,
+        ..spec(1, 0.05, 0.5, 0.0)
+    };
+    let seeds = testnet::write_genesis(dir.path(), &one).unwrap();
+    let (first, _) =
+        testnet::finish(testnet::start(dir.path(), &one, &seeds, 40).await.unwrap()).await;
     assert!(first[0].len() >= 5, "{}", first[0].len());
     // Tear the last chunk: garbage after the last record, as a crash mid-write leaves it.
     let chunk = dir.path().join("db-0").join("chunk-00000.dat");
@@ -270,8 +157,12 @@ async fn a_restarted_node_resumes_from_disk_and_repairs_a_torn_chunk() {
         let g = wb_ledger::genesis::Genesis::from_file(&dir.path().join("genesis.json")).unwrap();
         g.slot_at(wb_trace::time::now_unix_nanos()).unwrap()
     };
-    let (second, logs) =
-        run_to_end(start_cluster(dir.path(), &seeds, 0, now_slot + 40).await).await;
+    let (second, logs) = testnet::finish(
+        testnet::start(dir.path(), &one, &seeds, now_slot + 40)
+            .await
+            .unwrap(),
+    )
+    .await;
     assert!(
         second[0].len() > first[0].len(),
         "the chain grew after the restart"
@@ -288,8 +179,9 @@ async fn a_restarted_node_resumes_from_disk_and_repairs_a_torn_chunk() {
 async fn a_peer_sending_garbage_is_disconnected_and_the_cluster_goes_on() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().unwrap();
-    let seeds = write_genesis(dir.path(), 2, 0.1, 0.3, 500);
-    let nodes = start_cluster(dir.path(), &seeds, 10, 50).await;
+    let two = spec(2, 0.1, 0.3, 10.0);
+    let seeds = testnet::write_genesis(dir.path(), &two).unwrap();
+    let nodes = testnet::start(dir.path(), &two, &seeds, 50).await.unwrap();
     let target = nodes[0].node.listen_addr();
     // Garbage instead of a handshake, and a valid frame on an unknown mini-protocol.
     for payload in [
@@ -303,7 +195,7 @@ async fn a_peer_sending_garbage_is_disconnected_and_the_cluster_goes_on() {
             tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut buf)).await;
         assert!(closed.is_ok(), "the garbage peer was disconnected");
     }
-    let (chains, _) = run_to_end(nodes).await;
+    let (chains, _) = testnet::finish(nodes).await;
     let shortest = chains.iter().map(Vec::len).min().unwrap();
     assert!(shortest >= 3);
     let common = (0..shortest)
