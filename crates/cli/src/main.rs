@@ -63,6 +63,9 @@ enum Command {
         /// The pool's key seed (64 hex characters); without it the node is a relay.
         #[arg(long)]
         pool_key: Option<PathBuf>,
+        /// The node-to-client socket for local tx-submission.
+        #[arg(long)]
+        socket_path: Option<PathBuf>,
         /// Stop when this slot is reached.
         #[arg(long)]
         shutdown_on_slot_synced: Option<u64>,
@@ -103,6 +106,7 @@ fn main() -> anyhow::Result<()> {
             host_addr,
             port,
             pool_key,
+            socket_path,
             shutdown_on_slot_synced,
             shutdown_on_block_synced,
             tracer_socket_path_connect,
@@ -115,6 +119,7 @@ fn main() -> anyhow::Result<()> {
                 host_addr: Some(host_addr),
                 port,
                 pool_key,
+                socket_path,
                 shutdown_on_slot: shutdown_on_slot_synced,
                 shutdown_on_block: shutdown_on_block_synced,
             };

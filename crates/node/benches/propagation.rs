@@ -56,6 +56,7 @@ fn main() {
         shape: Shape::Line,
         start_in_ms: 200,
         severity: "Info",
+        funds: Vec::new(),
     };
     let slots = if quick { 16 } else { 60 };
     let dir = tempfile::tempdir().expect("tempdir");

@@ -28,6 +28,8 @@ pub struct NodeConfig {
     pub port: u16,
     /// The pool's key seed file (hex); absent for a relay.
     pub pool_key_file: Option<PathBuf>,
+    /// The node-to-client socket (local tx-submission), if any.
+    pub socket_path: Option<PathBuf>,
     /// Stop once this slot is reached.
     pub shutdown_on_slot: Option<u64>,
     /// Stop once the chain has this block number.
@@ -71,6 +73,8 @@ pub struct RunArgs {
     pub port: u16,
     /// `--pool-key`.
     pub pool_key: Option<PathBuf>,
+    /// `--socket-path`.
+    pub socket_path: Option<PathBuf>,
     /// `--shutdown-on-slot-synced`.
     pub shutdown_on_slot: Option<u64>,
     /// `--shutdown-on-block-synced`.
@@ -117,6 +121,7 @@ impl NodeConfig {
             host_addr: args.host_addr.clone().unwrap_or_else(|| "127.0.0.1".into()),
             port: args.port,
             pool_key_file: args.pool_key.clone(),
+            socket_path: args.socket_path.clone(),
             shutdown_on_slot: args
                 .shutdown_on_slot
                 .or_else(|| slot("ShutdownOnSlotSynced")),

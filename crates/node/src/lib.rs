@@ -4,6 +4,7 @@ pub mod chaindb;
 pub mod config;
 pub mod events;
 pub mod link;
+mod local;
 pub mod mempool;
 pub mod node;
 mod peer;

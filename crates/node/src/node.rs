@@ -17,6 +17,8 @@ use wb_ledger::lottery;
 use crate::chaindb::{ChainDb, ChainDbError};
 use crate::config::NodeConfig;
 use crate::events::{ChainDbEvent, ForgeEvent, NodeTracers, SelectView};
+use crate::events::{MempoolEvent, MempoolSize};
+use crate::mempool::Mempool;
 use crate::peer;
 
 /// Why a node could not start or stopped badly.
@@ -63,6 +65,10 @@ pub(crate) struct Shared {
     pub(crate) in_flight: Mutex<HashSet<Hash32>>,
     pub(crate) stop: watch::Sender<Option<Exit>>,
     shutdown_block: Option<u64>,
+    /// Validated transactions waiting for a block.
+    pub(crate) mempool: Mutex<Mempool>,
+    /// Bumped whenever a transaction enters the mempool; tx-submission clients wait on it.
+    pub(crate) mempool_changed: watch::Sender<u64>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -179,8 +185,75 @@ impl Shared {
         self.chain_changed(&tip);
     }
 
+    /// The slot now (0 before the system start).
+    pub(crate) fn current_slot(&self) -> u64 {
+        self.genesis
+            .slot_at(wb_trace::time::now_unix_nanos())
+            .unwrap_or(0)
+    }
+
+    /// Validates a transaction against the tip and the mempool and adds it; traces
+    /// `Mempool.AddedTx` or `Mempool.RejectedTx`. The error is the reason, one line.
+    pub(crate) fn submit_tx(&self, bytes: &[u8]) -> Result<MempoolSize, String> {
+        let slot = self.current_slot();
+        let decoded = wb_ledger::tx::decode_tx(bytes);
+        let result = match decoded {
+            Err(e) => Err((None, e.to_string())),
+            Ok(tx) => {
+                let id = tx.id;
+                match tx.check_network(self.genesis.network_id) {
+                    Err(e) => Err((Some(id), e.to_string())),
+                    Ok(()) => {
+                        let db = lock(&self.db);
+                        let mut mempool = lock(&self.mempool);
+                        mempool
+                            .add(tx, db.utxo(), slot, db.params())
+                            .map_err(|e| (Some(id), e.to_string()))
+                            .map(|size| (id, size))
+                    }
+                }
+            }
+        };
+        match result {
+            Ok((txid, size)) => {
+                self.tracers
+                    .mempool
+                    .trace(&MempoolEvent::AddedTx { txid, size });
+                self.mempool_changed.send_modify(|v| *v += 1);
+                Ok(size)
+            }
+            Err((txid, reason)) => {
+                let size = lock(&self.mempool).size();
+                self.tracers.mempool.trace(&MempoolEvent::RejectedTx {
+                    txid,
+                    reason: reason.clone(),
+                    size,
+                });
+                Err(reason)
+            }
+        }
+    }
+
+    /// After a chain change: drops the transactions now in the chain or no longer valid.
+    fn sync_mempool(&self) {
+        let slot = self.current_slot();
+        let (removed, size) = {
+            let db = lock(&self.db);
+            let mut mempool = lock(&self.mempool);
+            let removed = mempool.sync_with_ledger(db.utxo(), slot, db.params());
+            (removed, mempool.size())
+        };
+        if !removed.is_empty() {
+            self.tracers.mempool.trace(&MempoolEvent::RemoveTxs {
+                txids: removed,
+                size,
+            });
+        }
+    }
+
     /// Tells the chain-sync servers, and stops the node if the configured block is reached.
     fn chain_changed(&self, tip: &Header) {
+        self.sync_mempool();
         self.tip.send_modify(|v| *v += 1);
         if self.shutdown_block.is_some_and(|b| tip.body.block_no >= b) {
             self.stop
@@ -239,6 +312,8 @@ impl Node {
             .map_err(|source| NodeError::Listen { addr, source })?;
         let (tip, _) = watch::channel(0);
         let (stop, _) = watch::channel(None);
+        // cardano-node's default: twice the largest block body.
+        let mempool_capacity = genesis.protocol_params.max_block_body_size * 2;
         let shared = Arc::new(Shared {
             genesis,
             db: Mutex::new(db),
@@ -248,6 +323,8 @@ impl Node {
             in_flight: Mutex::new(HashSet::new()),
             stop,
             shutdown_block: cfg.shutdown_on_block,
+            mempool: Mutex::new(Mempool::new(mempool_capacity)),
+            mempool_changed: watch::channel(0).0,
         });
         let mut tasks = vec![tokio::spawn(peer::listen(shared.clone(), listener))];
         for p in peers {
@@ -258,6 +335,13 @@ impl Node {
             key,
             cfg.shutdown_on_slot,
         )));
+        if let Some(path) = &cfg.socket_path {
+            let listener = crate::local::bind(path).map_err(|source| NodeError::Listen {
+                addr: path.display().to_string(),
+                source,
+            })?;
+            tasks.push(tokio::spawn(crate::local::serve(shared.clone(), listener)));
+        }
         Ok(Node {
             shared,
             listen_addr,
@@ -281,6 +365,21 @@ impl Node {
         (0..db.chain().len())
             .filter_map(|n| db.chain().get(n).map(Header::hash))
             .collect()
+    }
+
+    /// The output `input` refers to in the ledger at the tip, if unspent.
+    pub fn utxo_get(&self, input: &wb_ledger::tx::TxIn) -> Option<wb_ledger::tx::TxOut> {
+        lock(&self.shared.db).utxo().get(input).cloned()
+    }
+
+    /// Transactions in the mempool.
+    pub fn mempool_size(&self) -> MempoolSize {
+        lock(&self.shared.mempool).size()
+    }
+
+    /// Validates and adds a transaction to the mempool, as local tx-submission does.
+    pub fn submit_tx(&self, bytes: &[u8]) -> Result<MempoolSize, String> {
+        self.shared.submit_tx(bytes)
     }
 
     /// A handle that stops the node from elsewhere (a signal handler).
@@ -346,7 +445,32 @@ async fn slot_clock(shared: Arc<Shared>, key: Option<PoolKey>, shutdown_slot: Op
         if let Some(k) = &key {
             forge_slot(&shared, k, slot, stake, &schedule.nonce_for_slot(slot));
         }
+        shared.tracers.ledger.trace(&ledger_metrics(&shared, slot));
         slot += 1;
+    }
+}
+
+/// `LedgerMetrics` at `slot`: UTxO size, pools, and the density of the newest `k` blocks
+/// (blocks per slot over the slots they span).
+fn ledger_metrics(shared: &Shared, slot: u64) -> crate::events::LedgerMetrics {
+    let db = lock(&shared.db);
+    let chain = db.chain();
+    let len = chain.len();
+    let window = len.min(chain.k().max(1));
+    let chain_density = match (
+        chain.tip(),
+        len.checked_sub(window).and_then(|n| chain.get(n)),
+    ) {
+        (Some(tip), Some(first)) if window > 0 => {
+            window as f64 / (tip.body.slot - first.body.slot + 1) as f64
+        }
+        _ => 0.0,
+    };
+    crate::events::LedgerMetrics {
+        slot,
+        utxo_size: db.utxo().len() as u64,
+        deleg_map_size: shared.genesis.pools.len() as u64,
+        chain_density,
     }
 }
 
@@ -382,7 +506,16 @@ fn forge_slot(shared: &Shared, key: &PoolKey, slot: u64, stake: f64, nonce: &Has
         mempool_hash: prev.map_or([0; 32], |p| p.0),
         mempool_slot: slot,
     });
-    let block = Block::forge(key, slot, tip.as_ref(), proof, Vec::new());
+    let txs: Vec<Vec<u8>> = {
+        let db = lock(&shared.db);
+        let mempool = lock(&shared.mempool);
+        mempool
+            .take_for_block(db.params().max_block_body_size)
+            .into_iter()
+            .map(|t| t.bytes.clone())
+            .collect()
+    };
+    let block = Block::forge(key, slot, tip.as_ref(), proof, txs);
     let bytes = block.encode();
     let h = &block.header;
     t.trace(&ForgeEvent::ForgedBlock {

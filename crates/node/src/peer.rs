@@ -15,10 +15,12 @@ use wb_ledger::block::{Block, Header};
 use wb_ledger::crypto::Hash32;
 
 use crate::events::DiffusionEvent;
+use crate::events::MempoolEvent;
 use crate::link::LinkShaper;
 use crate::node::Shared;
 use crate::protocol::{BlockFetch, ChainSync, Handshake, KeepAlive, N2N_VERSION, Point, Tip, num};
 use crate::topology::Peer;
+use crate::txproto::{EraTx, EraTxId, TxSubmission};
 
 type Msg = Result<(u16, Vec<u8>), MuxError>;
 
@@ -174,6 +176,8 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream) -> Result<(), PeerError> 
         }
     }
     let mut tip_rx = shared.tip.subscribe();
+    // Transaction ids the peer handed us that we have not acknowledged yet.
+    let mut unacked: u16 = 0;
     // The peer's view of our chain: the points we told it about, after the intersection.
     let mut sent: Vec<(u64, Hash32)> = Vec::new();
     let mut waiting = false;
@@ -227,6 +231,11 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream) -> Result<(), PeerError> 
                         BlockFetch::ClientDone => {}
                         other => return Err(PeerError::Protocol(format!("{other:?} sent to a block-fetch server"))),
                     },
+                    num::TX_SUBMISSION => {
+                        if let Some(next) = pull_txs(&shared, TxSubmission::decode(&bytes)?, &mut unacked, &id)? {
+                            send(num::TX_SUBMISSION, next.encode())?;
+                        }
+                    }
                     num::KEEP_ALIVE => match KeepAlive::decode(&bytes)? {
                         KeepAlive::KeepAlive(c) => send(num::KEEP_ALIVE, KeepAlive::Response(c).encode())?,
                         KeepAlive::Done => {}
@@ -366,6 +375,11 @@ async fn client(shared: Arc<Shared>, stream: TcpStream, peer: &Peer) -> Result<(
         ps
     };
     send(num::CHAIN_SYNC, ChainSync::FindIntersect(points).encode())?;
+    // We offer our mempool to the peer (transactions flow towards the peers we download from).
+    send(num::TX_SUBMISSION, TxSubmission::Init.encode())?;
+    let mut offered_up_to = 0u64;
+    let mut pending_ids: Option<u16> = None;
+    let mut mempool_rx = shared.mempool_changed.subscribe();
     // The peer's chain from block 0, as far as we know it.
     let mut theirs: Vec<Header> = Vec::new();
     let mut fetching: Option<(Vec<Hash32>, Instant)> = None;
@@ -434,6 +448,24 @@ async fn client(shared: Arc<Shared>, stream: TcpStream, peer: &Peer) -> Result<(
                             }
                             other => return Err(PeerError::Protocol(format!("{other:?} sent to a block-fetch client"))),
                         },
+                        num::TX_SUBMISSION => match TxSubmission::decode(&bytes)? {
+                            TxSubmission::RequestTxIds { blocking, req, .. } => {
+                                let ids = offer_ids(&shared, &mut offered_up_to, req);
+                                if ids.is_empty() && blocking {
+                                    pending_ids = Some(req);
+                                } else {
+                                    send(num::TX_SUBMISSION, TxSubmission::ReplyTxIds(ids).encode())?;
+                                }
+                            }
+                            TxSubmission::RequestTxs(ids) => {
+                                let txs = {
+                                    let mempool = shared.mempool.lock().unwrap_or_else(PoisonError::into_inner);
+                                    ids.iter().filter_map(|i| mempool.get(&i.id)).map(|t| EraTx::conway(t.bytes.clone())).collect()
+                                };
+                                send(num::TX_SUBMISSION, TxSubmission::ReplyTxs(txs).encode())?;
+                            }
+                            other => return Err(PeerError::Protocol(format!("{other:?} sent to a tx-submission client"))),
+                        },
                         num::KEEP_ALIVE => {
                             KeepAlive::decode(&bytes)?;
                         }
@@ -445,6 +477,14 @@ async fn client(shared: Arc<Shared>, stream: TcpStream, peer: &Peer) -> Result<(
                     shared.try_adopt(&theirs);
                     if fetching.is_none() {
                         fetching = request_bodies(&shared, &theirs, &id, &send)?;
+                    }
+                }
+                _ = mempool_rx.changed(), if pending_ids.is_some() => {
+                    let req = pending_ids.unwrap_or(0);
+                    let ids = offer_ids(&shared, &mut offered_up_to, req);
+                    if !ids.is_empty() {
+                        pending_ids = None;
+                        send(num::TX_SUBMISSION, TxSubmission::ReplyTxIds(ids).encode())?;
                     }
                 }
                 _ = keep_alive.tick() => {
@@ -512,4 +552,90 @@ fn request_bodies(
         .encode(),
     )?;
     Ok(Some((hashes, Instant::now())))
+}
+
+/// Most transaction ids asked for at once.
+const TX_IDS_PER_REQUEST: u16 = 50;
+
+/// The ids of mempool transactions not yet offered to this peer (at most `req`).
+fn offer_ids(shared: &Shared, offered_up_to: &mut u64, req: u16) -> Vec<(EraTxId, u32)> {
+    let mempool = shared
+        .mempool
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let ids = mempool.ids_after(*offered_up_to, usize::from(req));
+    if let Some(last) = ids.last() {
+        *offered_up_to = last.ticket;
+    }
+    ids.into_iter()
+        .map(|t| {
+            // Advertised sizes are of the wrapped transaction, as a real node checks them.
+            let wire = crate::txproto::wire_size(crate::txproto::CONWAY_ERA, t.size as usize);
+            (EraTxId::conway(t.id), wire)
+        })
+        .collect()
+}
+
+/// The tx-submission server's next request, given what the peer sent: ask for the
+/// transactions we lack, add what arrives to the mempool, and ask for more.
+fn pull_txs(
+    shared: &Shared,
+    msg: TxSubmission,
+    unacked: &mut u16,
+    id: &Arc<str>,
+) -> Result<Option<TxSubmission>, PeerError> {
+    let more = |ack: &mut u16| {
+        let a = std::mem::take(ack);
+        TxSubmission::RequestTxIds {
+            blocking: true,
+            ack: a,
+            req: TX_IDS_PER_REQUEST,
+        }
+    };
+    Ok(match msg {
+        TxSubmission::Init => Some(more(unacked)),
+        TxSubmission::ReplyTxIds(ids) => {
+            *unacked = unacked.saturating_add(ids.len() as u16);
+            let wanted: Vec<EraTxId> = {
+                let mempool = shared
+                    .mempool
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                ids.into_iter()
+                    .map(|(i, _)| i)
+                    .filter(|i| !mempool.contains(&i.id))
+                    .collect()
+            };
+            if wanted.is_empty() {
+                Some(more(unacked))
+            } else {
+                Some(TxSubmission::RequestTxs(wanted))
+            }
+        }
+        TxSubmission::ReplyTxs(txs) => {
+            shared.tracers.mempool.trace(&MempoolEvent::Collected {
+                peer: id.clone(),
+                count: txs.len() as u64,
+            });
+            let (mut accepted, mut rejected) = (0, 0);
+            for tx in txs {
+                match shared.submit_tx(&tx.bytes) {
+                    Ok(_) => accepted += 1,
+                    Err(_) => rejected += 1,
+                }
+            }
+            shared.tracers.mempool.trace(&MempoolEvent::Processed {
+                peer: id.clone(),
+                accepted,
+                rejected,
+            });
+            Some(more(unacked))
+        }
+        TxSubmission::Done => None,
+        other => {
+            return Err(PeerError::Protocol(format!(
+                "{other:?} sent to a tx-submission server"
+            )));
+        }
+    })
 }

@@ -72,6 +72,8 @@ pub struct TestnetSpec {
     pub start_in_ms: u64,
     /// Minimum trace severity.
     pub severity: &'static str,
+    /// Initial funds: address bytes and lovelace.
+    pub funds: Vec<(Vec<u8>, u64)>,
 }
 
 /// Writes `genesis.json` for `spec` in `dir`; returns the pool key seeds.
@@ -90,12 +92,18 @@ pub fn write_genesis(dir: &Path, spec: &TestnetSpec) -> std::io::Result<Vec<[u8;
             )
         })
         .collect();
+    let funds: Vec<String> = spec
+        .funds
+        .iter()
+        .map(|(a, l)| format!(r#""{}":{l}"#, crypto::hex(a)))
+        .collect();
     let genesis = format!(
-        r#"{{"systemStart":"{}","networkMagic":42,"slotLength":{},"epochLength":100000,"activeSlotsCoeff":{},"securityParam":20,"pools":[{}]}}"#,
+        r#"{{"systemStart":"{}","networkMagic":42,"slotLength":{},"epochLength":100000,"activeSlotsCoeff":{},"securityParam":20,"pools":[{}],"initialFunds":{{{}}}}}"#,
         String::from_utf8_lossy(&at),
         spec.slot_length,
         spec.f,
-        pools.join(",")
+        pools.join(","),
+        funds.join(",")
     );
     std::fs::write(dir.join("genesis.json"), genesis)?;
     Ok(seeds)
@@ -172,6 +180,7 @@ pub async fn start(
             host_addr: None,
             port: ports[i],
             pool_key,
+            socket_path: Some(dir.join(format!("node-{i}.socket"))),
             shutdown_on_slot: Some(shutdown_slot),
             shutdown_on_block: None,
         };

@@ -16,6 +16,7 @@ fn spec(nodes: usize, slot_length: f64, f: f64, latency_ms: f64) -> TestnetSpec 
         shape: Shape::Mesh,
         start_in_ms: 500,
         severity: "Info",
+        funds: Vec::new(),
     }
 }
 

@@ -573,6 +573,11 @@ async fn an_overflowing_queue_drops_the_oldest_and_says_so_when_connected() {
         (25, 15, 10),
         "{stats:?}"
     );
+    // The forwarder has tried, and failed, to reach the tracer that is not there yet.
+    wait_for("a failed attempt", Duration::from_secs(10), || {
+        local.text().contains("\"ns\":\"Forwarder.ConnectFailed\"")
+    })
+    .await;
     let (service, _own, _cap) = start(
         accept_at(&sock.display().to_string(), &logs, ""),
         ServiceOptions::default(),

@@ -1,0 +1,166 @@
+//! Transactions through emulated nodes: submitted over the node-to-client socket as a generator
+//! would, diffused to the other nodes by tx-submission, included in a block everywhere; an
+//! invalid one refused with its ledger rule, traced.
+
+use std::time::Duration;
+
+use wb_forward::{Mode, MuxReader, MuxWriter};
+use wb_ledger::params::ProtocolParams;
+use wb_ledger::tx::TxIn;
+use wb_ledger::wallet::Wallet;
+use wb_node::testnet::{self, Shape, TestnetSpec};
+use wb_node::txproto::{EraTx, LocalTxSubmission, N2cHandshake, N2cVersionData, n2c_num};
+
+/// A local tx-submission client: handshake, submit, answer.
+async fn submit(socket: &std::path::Path, tx: Vec<u8>) -> LocalTxSubmission {
+    let stream = tokio::net::UnixStream::connect(socket).await.unwrap();
+    let (r, w) = stream.into_split();
+    let mut reader = MuxReader::new(r, Mode::Initiator, 10);
+    let mut writer = MuxWriter::new(w, Mode::Initiator);
+    let propose = N2cHandshake::Propose(vec![(
+        16,
+        N2cVersionData {
+            network_magic: 42,
+            query: false,
+        },
+    )]);
+    writer
+        .send(n2c_num::HANDSHAKE, &propose.encode())
+        .await
+        .unwrap();
+    let (_, answer) = reader.recv().await.unwrap();
+    assert!(matches!(
+        N2cHandshake::decode(&answer).unwrap(),
+        N2cHandshake::Accept(16, _)
+    ));
+    writer
+        .send(
+            n2c_num::LOCAL_TX_SUBMISSION,
+            &LocalTxSubmission::SubmitTx(EraTx::conway(tx)).encode(),
+        )
+        .await
+        .unwrap();
+    let (_, reply) = reader.recv().await.unwrap();
+    let reply = LocalTxSubmission::decode(&reply).unwrap();
+    writer
+        .send(
+            n2c_num::LOCAL_TX_SUBMISSION,
+            &LocalTxSubmission::Done.encode(),
+        )
+        .await
+        .unwrap();
+    reply
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submitted_transaction_reaches_every_node_and_a_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let wallet = Wallet::from_seed([0x77; 32], 0);
+    let funds = 1_000_000_000_000u64;
+    let spec = TestnetSpec {
+        nodes: 3,
+        pools: 3,
+        slot_length: 0.1,
+        f: 0.3,
+        latency_ms: 10.0,
+        bandwidth_mbps: None,
+        shape: Shape::Mesh,
+        start_in_ms: 300,
+        severity: "Info",
+        funds: vec![(wallet.address(), funds)],
+    };
+    let seeds = testnet::write_genesis(dir.path(), &spec).unwrap();
+    let nodes = testnet::start(dir.path(), &spec, &seeds, 80).await.unwrap();
+    let genesis_in = TxIn {
+        tx_id: wb_ledger::crypto::blake2b_256(&wallet.address()),
+        index: 0,
+    };
+    let to = Wallet::from_seed([0x78; 32], 0).address();
+    let (tx, _fee) = wallet
+        .build_payment(
+            &[(genesis_in, funds)],
+            &[(to.clone(), 5_000_000)],
+            None,
+            &ProtocolParams::default(),
+        )
+        .unwrap();
+    let id = wb_ledger::tx::decode_tx(&tx).unwrap().id;
+
+    // Submitted to node 2 only.
+    let reply = submit(&dir.path().join("node-2.socket"), tx.clone()).await;
+    assert_eq!(reply, LocalTxSubmission::AcceptTx);
+    // The same again is refused: it is in the mempool (or already in a block).
+    let again = submit(&dir.path().join("node-2.socket"), tx).await;
+    let LocalTxSubmission::RejectTx(reason) = again else {
+        panic!("{again:?}")
+    };
+    assert!(
+        format!("{reason}").contains("AlreadyInMempool")
+            || format!("{reason}").contains("BadInputsUTxO"),
+        "{reason}"
+    );
+    // A transaction spending an input that does not exist: refused with the rule.
+    let missing = TxIn {
+        tx_id: [9; 32],
+        index: 0,
+    };
+    let (bad, _) = wallet
+        .build_payment(
+            &[(missing, funds)],
+            &[(to.clone(), 5_000_000)],
+            None,
+            &ProtocolParams::default(),
+        )
+        .unwrap();
+    let LocalTxSubmission::RejectTx(reason) = submit(&dir.path().join("node-0.socket"), bad).await
+    else {
+        panic!()
+    };
+    assert!(format!("{reason}").contains("BadInputsUTxO"), "{reason}");
+
+    // Every node ends with the payment in its ledger.
+    let paid = TxIn {
+        tx_id: id,
+        index: 0,
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+    while !nodes.iter().all(|n| {
+        n.node
+            .utxo_get(&paid)
+            .is_some_and(|o| o.lovelace == 5_000_000 && o.address == to)
+    }) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the payment did not reach every node's chain"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for n in &nodes {
+        assert!(
+            n.node.utxo_get(&genesis_in).is_none(),
+            "the genesis output is spent everywhere"
+        );
+    }
+    for n in &nodes {
+        n.node.stop();
+    }
+    let (_, logs) = testnet::finish(nodes).await;
+    let short = wb_node::events::Hex(&id[..4]).to_string();
+    for (i, log) in logs.iter().enumerate() {
+        let added = log
+            .lines()
+            .any(|l| l.contains("\"ns\":\"Mempool.AddedTx\"") && l.contains(&short));
+        assert!(added, "node-{i} never had the transaction in its mempool");
+        assert!(
+            log.lines()
+                .any(|l| l.contains("\"ns\":\"Mempool.RemoveTxs\"") && l.contains(&short)),
+            "node-{i}: not removed when included"
+        );
+    }
+    assert!(
+        logs[0]
+            .lines()
+            .any(|l| l.contains("\"ns\":\"Mempool.RejectedTx\"") && l.contains("BadInputsUTxO")),
+        "the rejection is traced with its reason"
+    );
+}
