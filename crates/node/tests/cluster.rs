@@ -52,11 +52,12 @@ async fn three_nodes_forge_and_agree_on_one_chain() {
     );
     for (i, log) in logs.iter().enumerate() {
         let mut forged = 0;
+        // Read with the same reader as the real cardano-node logs in shared/fixtures.
         for line in log.lines() {
-            let v: serde_json::Value =
-                serde_json::from_str(line).unwrap_or_else(|e| panic!("node-{i}: {e}: {line}"));
-            assert_eq!(v["host"], format!("node-{i}"));
-            if v["ns"] == "Forge.Loop.ForgedBlock" {
+            let l =
+                wb_trace::logline::parse(line).unwrap_or_else(|e| panic!("node-{i}: {e}: {line}"));
+            assert_eq!(l.host, format!("node-{i}"));
+            if l.ns == "Forge.Loop.ForgedBlock" {
                 forged += 1;
             }
         }

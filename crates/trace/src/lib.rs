@@ -38,6 +38,7 @@ pub mod forward;
 pub mod forwarder;
 pub mod json;
 pub mod limiter;
+pub mod logline;
 pub mod metrics;
 pub mod prometheus;
 pub mod reflection;

@@ -118,3 +118,23 @@ fn the_same_config_reads_from_yaml_and_json_files() {
         .to_string();
     assert!(err.contains("missing.yaml"), "{err}");
 }
+
+#[test]
+fn every_json_line_of_the_real_logs_reads_back() {
+    for (file, json_lines) in [
+        ("block-producer-tracer-output.jsonl", 861),
+        ("tracer-output-array-ns.jsonl", 12),
+        ("relay-adoption-2026-shape.jsonl", 2),
+    ] {
+        let text = std::fs::read_to_string(common::fixture(&format!("real-logs/{file}"))).unwrap();
+        let ok = text
+            .lines()
+            .filter(|l| wb_trace::logline::parse(l).is_ok())
+            .count();
+        assert_eq!(ok, json_lines, "{file}");
+    }
+    // The legacy human format is counted as not machine lines, not a crash.
+    let text =
+        std::fs::read_to_string(common::fixture("real-logs/legacy-human-coloured.log")).unwrap();
+    assert!(text.lines().all(|l| wb_trace::logline::parse(l).is_err()));
+}
