@@ -40,12 +40,15 @@ pub(crate) fn bind(path: &Path) -> std::io::Result<LocalListener> {
 
 /// Serves local clients until the task is dropped.
 pub(crate) async fn serve(shared: Arc<Shared>, listener: LocalListener) {
+    // Connections live in the set: when the node stops (this task is aborted), they close too.
+    let mut connections = tokio::task::JoinSet::new();
     loop {
         let Ok((stream, _)) = listener.listener.accept().await else {
             continue;
         };
+        while connections.try_join_next().is_some() {}
         let shared = shared.clone();
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let _ = client(shared, stream).await;
         });
     }

@@ -116,14 +116,17 @@ fn chain_tip(chain: &wb_ledger::chain::Chain) -> Tip {
 
 /// Accepts downstream peers and serves each.
 pub(crate) async fn listen(shared: Arc<Shared>, listener: tokio::net::TcpListener) {
+    // Connections live in the set: when the node stops (this task is aborted), they close too.
+    let mut connections = tokio::task::JoinSet::new();
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
+        while connections.try_join_next().is_some() {}
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let _ = serve(shared, stream).await;
         });
     }
