@@ -79,6 +79,16 @@ enum Command {
         #[arg(long)]
         tracer_socket_network_connect: Option<String>,
     },
+    /// Run the transaction generator: split the genesis funds, submit transactions at the
+    /// configured rate, report requested vs achieved. Exits 1 if a target failed or rejected.
+    Txgen {
+        /// The generator configuration (tx-generator field names; JSON or YAML).
+        #[arg(long)]
+        config: PathBuf,
+        /// Forward traces to a tracer listening on this Unix socket.
+        #[arg(long)]
+        tracer_socket_path_connect: Option<PathBuf>,
+    },
     /// Check a trace configuration and print how it resolves for every namespace.
     TraceConfig {
         /// A node configuration file (YAML or JSON).
@@ -99,6 +109,10 @@ fn main() -> anyhow::Result<()> {
             config,
             min_log_severity,
         } => tracer(&config, &min_log_severity),
+        Command::Txgen {
+            config,
+            tracer_socket_path_connect,
+        } => txgen(&config, tracer_socket_path_connect),
         Command::Node {
             config,
             topology,
@@ -151,6 +165,7 @@ fn catalog(config: TraceConfig) -> anyhow::Result<Dispatcher> {
     wb_trace::register_all(&d);
     d.tracer::<wb_tracer::TracerEvent>("Tracer");
     wb_node::events::register(&d);
+    d.tracer::<wb_txgen::events::TxgenEvent>("Benchmark");
     Ok(d)
 }
 
@@ -254,6 +269,60 @@ fn node(
     })?;
     dispatcher.shutdown();
     eprintln!("wb node: stopped ({exit:?})");
+    Ok(())
+}
+
+fn txgen(config: &Path, tracer: Option<PathBuf>) -> anyhow::Result<()> {
+    let cfg = wb_txgen::config::TxgenConfig::from_file(config)?;
+    let trace = TraceConfig::from_yaml_str(
+        "TraceOptionNodeName: txgen\nTraceOptions:\n  '':\n    severity: Info\n    backends: [Stdout MachineFormat, Forwarder]\n",
+        "wb txgen",
+    )?;
+    let mut builder = Dispatcher::builder()
+        .config(trace.clone())
+        .sample_resources(true);
+    if let Some(sock) = tracer {
+        let magic = wb_ledger::genesis::Genesis::from_file(&cfg.genesis_file)?.network_magic;
+        let settings = wb_trace::forwarder::ForwarderSettings::from_config(
+            &trace,
+            wb_trace::forwarder::Address::Unix(sock),
+            magic,
+            "txgen",
+        );
+        builder = builder.forward_to(settings);
+    }
+    let mut dispatcher = builder.build()?;
+    let tracer = dispatcher.tracer::<wb_txgen::events::TxgenEvent>("Benchmark");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let result = rt.block_on(wb_txgen::run::run(&cfg, &tracer));
+    dispatcher.shutdown();
+    let s = result?;
+    eprintln!(
+        "wb txgen: sent {} (requested {:.1} tx/s, achieved {:.1} tx/s{}), accepted {}, rejected {}, adopted {}",
+        s.sent,
+        s.requested_tps,
+        s.achieved_tps,
+        if s.generator_bound {
+            ", GENERATOR-BOUND"
+        } else {
+            ""
+        },
+        s.accepted,
+        s.rejected,
+        s.adopted
+    );
+    for f in &s.failures {
+        eprintln!("wb txgen: failure: {f}");
+    }
+    for (reason, n) in &s.rejections {
+        eprintln!("wb txgen: rejected {n}×: {reason}");
+    }
+    if !s.failures.is_empty() || s.rejected > 0 {
+        std::process::exit(1);
+    }
     Ok(())
 }
 
