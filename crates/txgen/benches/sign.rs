@@ -1,5 +1,6 @@
 //! Workload transactions built and signed per second, next to raw ed25519-dalek signing of
-//! the same transaction ids with the same keys, in one run on one core.
+//! the same transaction ids with the same keys, in one run: on one core, and once more through
+//! the builder thread and its channel (two threads).
 //!
 //! Run: `cargo bench -p wb-txgen --bench sign` (`-- --quick` for a short run).
 //!
@@ -155,7 +156,8 @@ fn main() {
     let raw = median(raw);
     println!(
         "txgen sign bench: {n} txs (2 inputs, 2 outputs, 1 vkey witness, add_tx_size 100 = \
-         {size} bytes, min fee), {wallet_count} wallets, median of {samples} samples, 1 core{}",
+         {size} bytes, min fee), {wallet_count} wallets, median of {samples} samples, 1 core \
+         (builder thread: 2){}",
         if quick { ", --quick" } else { "" }
     );
     println!("  build + sign (add_tx_size 100)         {built:>10.0} txs/s");

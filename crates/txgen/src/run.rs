@@ -191,14 +191,34 @@ pub async fn benchmark_phase(
         .unwrap_or(0);
     // The builder's thread hands transactions to the async side.
     let (built_tx, mut built_rx) = mpsc::channel::<SignedTx>(1024);
-    let bridge = std::thread::spawn(move || {
-        while let Some(Ok(tx)) = builder.recv() {
-            if built_tx.blocking_send(tx).is_err() {
-                break;
-            }
-        }
-    });
     let counters = Arc::new(Counters::default());
+    let bridge = {
+        let (counters, tracer) = (counters.clone(), tracer.clone());
+        std::thread::spawn(move || {
+            while let Some(item) = builder.recv() {
+                match item {
+                    Ok(tx) => {
+                        if built_tx.blocking_send(tx).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        // The builder's error is its last item: the run ends short, and says why.
+                        let message = format!("building transactions: {e}");
+                        tracer.trace(&TxgenEvent::Error {
+                            message: message.clone(),
+                        });
+                        counters
+                            .failures
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .push(message);
+                        break;
+                    }
+                }
+            }
+        })
+    };
     let slots = cfg.target_nodes.len() * cfg.window;
     let (work_tx, work_rx) = mpsc::channel::<SignedTx>(slots);
     let work_rx = Arc::new(tokio::sync::Mutex::new(work_rx));
