@@ -790,8 +790,9 @@ fn metadata_valid(aux: &alonzo::AuxiliaryData) -> bool {
     true
 }
 
-/// Size of a CBOR unsigned integer (or a length header) of value `n`.
-pub(crate) fn cbor_uint_len(n: u64) -> usize {
+/// Size of a CBOR head (an unsigned integer, a length or a tag) with argument `n`, in the
+/// shortest form: what fee and size computations need before encoding.
+pub fn cbor_head_len(n: u64) -> usize {
     match n {
         0..=23 => 1,
         24..=0xff => 2,
@@ -805,7 +806,7 @@ pub(crate) fn cbor_uint_len(n: u64) -> usize {
 /// `[coin, {policy => {name => quantity}}]`.
 pub(crate) fn value_size(lovelace: u64, assets: &Assets) -> usize {
     if assets.is_empty() {
-        return cbor_uint_len(lovelace);
+        return cbor_head_len(lovelace);
     }
     let mut policies = 0;
     let mut size = 0;
@@ -815,12 +816,12 @@ pub(crate) fn value_size(lovelace: u64, assets: &Assets) -> usize {
         let mut names = 0;
         while let Some((id, qty)) = iter.next_if(|(id, _)| id.policy == policy) {
             names += 1;
-            size += cbor_uint_len(id.name.len() as u64) + id.name.len() + cbor_uint_len(*qty);
+            size += cbor_head_len(id.name.len() as u64) + id.name.len() + cbor_head_len(*qty);
         }
         policies += 1;
-        size += 2 + 28 + cbor_uint_len(names);
+        size += 2 + 28 + cbor_head_len(names);
     }
-    1 + cbor_uint_len(lovelace) + cbor_uint_len(policies) + size
+    1 + cbor_head_len(lovelace) + cbor_head_len(policies) + size
 }
 
 /// Lowercase hex of a byte string, for messages.

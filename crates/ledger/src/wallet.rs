@@ -11,7 +11,7 @@ use ed25519_dalek::{Signer, SigningKey};
 
 use crate::params::ProtocolParams;
 pub use crate::params::min_fee;
-use crate::tx::{TxIn, VKeyWitness, blake2b_224, blake2b_256, cbor_uint_len};
+use crate::tx::{TxIn, VKeyWitness, blake2b_224, blake2b_256, cbor_head_len};
 
 /// A payment key and the network its addresses are for.
 #[derive(Clone)]
@@ -144,8 +144,8 @@ impl Wallet {
             body.fee = fee;
             if change > 0 {
                 // {0: address, 1: change}
-                let size = 3 + cbor_uint_len(address.len() as u64) + address.len();
-                if change >= params.min_lovelace(size + cbor_uint_len(change)) {
+                let size = 3 + cbor_head_len(address.len() as u64) + address.len();
+                if change >= params.min_lovelace(size + cbor_head_len(change)) {
                     body.outputs.push((address.clone(), change));
                 } else {
                     body.fee = fee + change;

@@ -17,7 +17,7 @@
 use std::collections::{HashMap, HashSet};
 
 use wb_ledger::params::ProtocolParams;
-use wb_ledger::tx::{Tx, TxError, TxIn, TxOut};
+use wb_ledger::tx::{Tx, TxError, TxIn, TxOut, cbor_head_len};
 use wb_ledger::utxo::UtxoSet;
 
 use crate::events::{Hex, MempoolSize};
@@ -238,7 +238,7 @@ impl Mempool {
         for e in &self.entries {
             let bytes = txs_bytes + e.tx.size as u64;
             let count = taken.len() as u64 + 1;
-            if cbor_head_len(count) + bytes > max_body_bytes {
+            if cbor_head_len(count) as u64 + bytes > max_body_bytes {
                 break;
             }
             txs_bytes = bytes;
@@ -313,17 +313,6 @@ impl Mempool {
     }
 }
 
-/// Size of the CBOR head of a list of `n` items.
-fn cbor_head_len(n: u64) -> u64 {
-    match n {
-        0..=23 => 1,
-        24..=0xff => 2,
-        0x100..=0xffff => 3,
-        0x1_0000..=0xffff_ffff => 5,
-        _ => 9,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,7 +347,7 @@ mod tests {
         for n in [0, 23, 24, 255, 256, 65_535, 65_536, 1 << 32] {
             let mut v = Vec::new();
             minicbor::Encoder::new(&mut v).array(n).expect("vec");
-            assert_eq!(cbor_head_len(n), v.len() as u64, "{n}");
+            assert_eq!(cbor_head_len(n), v.len(), "{n}");
         }
     }
 

@@ -97,17 +97,6 @@ fn err<T>(message: impl fmt::Display) -> DResult<T> {
     Err(minicbor::decode::Error::message(message))
 }
 
-/// Size of a CBOR head (of an unsigned integer, tag, or length) with argument `n`.
-fn head_len(n: u64) -> u64 {
-    match n {
-        0..=23 => 1,
-        24..=0xff => 2,
-        0x100..=0xffff => 3,
-        0x1_0000..=0xffff_ffff => 5,
-        _ => 9,
-    }
-}
-
 /// Reads a list of either length kind, one item at a time.
 fn dec_list<'b, T>(
     d: &mut Decoder<'b>,
@@ -155,6 +144,7 @@ fn dec_map<'b>(
 /// transactions they then receive against it.
 pub fn wire_size(era: u16, tx_len: usize) -> u32 {
     let len = tx_len as u64;
+    let head_len = |n: u64| wb_ledger::tx::cbor_head_len(n) as u64;
     let size = head_len(2) + head_len(u64::from(era)) + head_len(24) + head_len(len) + len;
     u32::try_from(size).unwrap_or(u32::MAX)
 }

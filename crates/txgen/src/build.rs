@@ -24,7 +24,7 @@ use std::thread::JoinHandle;
 
 use wb_ledger::crypto::blake2b_256;
 use wb_ledger::params::ProtocolParams;
-use wb_ledger::tx::{TxIn, VKeyWitness};
+use wb_ledger::tx::{TxIn, VKeyWitness, cbor_head_len as head_len};
 use wb_ledger::wallet::{Wallet, tx_id};
 
 /// Who can spend an output the generator created.
@@ -825,17 +825,6 @@ const MAP: u8 = 5;
 const TAG: u8 = 6;
 /// `d9 0102`: tag 258 (a set).
 const SET_TAG_LEN: usize = 3;
-
-/// Size of a CBOR head (or unsigned integer) with argument `n`, in the shortest form.
-pub(crate) fn head_len(n: u64) -> usize {
-    match n {
-        0..=23 => 1,
-        24..=0xff => 2,
-        0x100..=0xffff => 3,
-        0x1_0000..=0xffff_ffff => 5,
-        _ => 9,
-    }
-}
 
 /// A CBOR head: major type and argument, in the shortest form.
 fn head(out: &mut Vec<u8>, major: u8, n: u64) {
