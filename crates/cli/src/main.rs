@@ -89,11 +89,84 @@ enum Command {
         #[arg(long)]
         tracer_socket_path_connect: Option<PathBuf>,
     },
+    /// Benchmark profiles: list them, show one (with overrides), compare two.
+    Profile {
+        #[command(subcommand)]
+        action: ProfileAction,
+    },
     /// Check a trace configuration and print how it resolves for every namespace.
     TraceConfig {
         /// A node configuration file (YAML or JSON).
         file: PathBuf,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum ProfileAction {
+    /// Every built-in profile, variants included.
+    List,
+    /// A profile as JSON, with `derived` computed.
+    Show {
+        /// The profile.
+        name: String,
+        /// Override a field: `--set generator.tps=20`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+        /// Merge a JSON file on top.
+        #[arg(long)]
+        overlay: Option<PathBuf>,
+    },
+    /// The fields in which two profiles differ.
+    Diff {
+        /// One profile.
+        a: String,
+        /// The other.
+        b: String,
+    },
+}
+
+fn profile(action: ProfileAction) -> anyhow::Result<()> {
+    match action {
+        ProfileAction::List => {
+            for name in wb_profile::catalog::names() {
+                let p = wb_profile::catalog::load(&name, &[], None)?;
+                println!("{name:<28} {}", p.desc);
+            }
+        }
+        ProfileAction::Show {
+            name,
+            sets,
+            overlay,
+        } => {
+            let sets = sets
+                .iter()
+                .map(|s| {
+                    s.split_once('=')
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .ok_or_else(|| anyhow::anyhow!("--set {s}: expected PATH=VALUE"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let overlay = match overlay {
+                Some(p) => Some(
+                    serde_json::from_str(
+                        &std::fs::read_to_string(&p)
+                            .with_context(|| format!("reading {}", p.display()))?,
+                    )
+                    .with_context(|| format!("{}: not JSON", p.display()))?,
+                ),
+                None => None,
+            };
+            let p = wb_profile::catalog::load(&name, &sets, overlay.as_ref())?;
+            println!("{}", serde_json::to_string_pretty(&p)?);
+        }
+        ProfileAction::Diff { a, b } => {
+            let (x, y) = (wb_profile::catalog::raw(&a)?, wb_profile::catalog::raw(&b)?);
+            for (field, l, r) in wb_profile::catalog::diff(&x, &y) {
+                println!("{field}: {l} → {r}");
+            }
+        }
+    }
+    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -109,6 +182,7 @@ fn main() -> anyhow::Result<()> {
             config,
             min_log_severity,
         } => tracer(&config, &min_log_severity),
+        Command::Profile { action } => profile(action),
         Command::Txgen {
             config,
             tracer_socket_path_connect,
