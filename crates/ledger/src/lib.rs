@@ -2,6 +2,7 @@
 //! set, blocks and headers, the stake-weighted leader lottery, and chain selection. No I/O.
 
 pub mod block;
+pub mod cbor_out;
 pub mod chain;
 pub mod crypto;
 pub mod genesis;

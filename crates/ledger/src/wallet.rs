@@ -5,6 +5,7 @@
 //! `cardano-cli` produces: inputs sorted in a tag-258 set, post-Alonzo map outputs, witnesses
 //! in a tag-258 set, `is_valid = true`, no auxiliary data.
 
+use crate::cbor_out::{ARRAY, MAP, UINT, bytes, head, set};
 use std::fmt;
 
 use ed25519_dalek::{Signer, SigningKey};
@@ -264,44 +265,6 @@ pub fn assemble_tx(body: &[u8], witnesses: &[VKeyWitness]) -> Vec<u8> {
     out.push(0xf5); // true: phase-2 valid
     out.push(0xf6); // null: no auxiliary data
     out
-}
-
-const UINT: u8 = 0;
-const BYTES: u8 = 2;
-const ARRAY: u8 = 4;
-const MAP: u8 = 5;
-const TAG: u8 = 6;
-
-/// A CBOR head: major type and argument, in the shortest form.
-fn head(out: &mut Vec<u8>, major: u8, n: u64) {
-    let major = major << 5;
-    match n {
-        0..=23 => out.push(major | n as u8),
-        24..=0xff => out.extend_from_slice(&[major | 24, n as u8]),
-        0x100..=0xffff => {
-            out.push(major | 25);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        0x1_0000..=0xffff_ffff => {
-            out.push(major | 26);
-            out.extend_from_slice(&(n as u32).to_be_bytes());
-        }
-        _ => {
-            out.push(major | 27);
-            out.extend_from_slice(&n.to_be_bytes());
-        }
-    }
-}
-
-fn bytes(out: &mut Vec<u8>, b: &[u8]) {
-    head(out, BYTES, b.len() as u64);
-    out.extend_from_slice(b);
-}
-
-/// A tag-258 set header for `len` elements.
-fn set(out: &mut Vec<u8>, len: usize) {
-    head(out, TAG, 258);
-    head(out, ARRAY, len as u64);
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::thread::JoinHandle;
+use wb_ledger::cbor_out::{ARRAY, BYTES, MAP, UINT, bytes, head, set};
 
 use wb_ledger::crypto::blake2b_256;
 use wb_ledger::params::ProtocolParams;
@@ -818,45 +819,8 @@ fn run_builder(
     workload
 }
 
-const UINT: u8 = 0;
-const BYTES: u8 = 2;
-const ARRAY: u8 = 4;
-const MAP: u8 = 5;
-const TAG: u8 = 6;
 /// `d9 0102`: tag 258 (a set).
 const SET_TAG_LEN: usize = 3;
-
-/// A CBOR head: major type and argument, in the shortest form.
-fn head(out: &mut Vec<u8>, major: u8, n: u64) {
-    let major = major << 5;
-    match head_len(n) {
-        1 => out.push(major | n as u8),
-        2 => out.extend_from_slice(&[major | 24, n as u8]),
-        3 => {
-            out.push(major | 25);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        5 => {
-            out.push(major | 26);
-            out.extend_from_slice(&(n as u32).to_be_bytes());
-        }
-        _ => {
-            out.push(major | 27);
-            out.extend_from_slice(&n.to_be_bytes());
-        }
-    }
-}
-
-fn bytes(out: &mut Vec<u8>, b: &[u8]) {
-    head(out, BYTES, b.len() as u64);
-    out.extend_from_slice(b);
-}
-
-/// A tag-258 set header for `len` elements.
-fn set(out: &mut Vec<u8>, len: usize) {
-    head(out, TAG, 258);
-    head(out, ARRAY, len as u64);
-}
 
 #[cfg(test)]
 mod tests {
