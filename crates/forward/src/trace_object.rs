@@ -102,17 +102,7 @@ impl TraceObject {
 
     /// Decodes one object at the decoder's position.
     pub fn decode(d: &mut Decoder<'_>) -> Result<TraceObject, minicbor::decode::Error> {
-        let len = d.array()?;
-        if len != Some(9) {
-            return Err(minicbor::decode::Error::message(format!(
-                "TraceObject of length {len:?}, expected 9"
-            )));
-        }
-        if d.u8()? != 0 {
-            return Err(minicbor::decode::Error::message(
-                "TraceObject constructor is not 0",
-            ));
-        }
+        decode_header(d)?;
         let human = cbor::decode_maybe(d, cbor::decode_text)?;
         let machine = cbor::decode_text(d)?;
         let namespace = cbor::decode_list(d, cbor::decode_text)?;
@@ -202,6 +192,22 @@ fn namespace_cow<'a>(d: &mut Decoder<'a>) -> Result<Cow<'a, str>, minicbor::deco
     Ok(joined.unwrap_or(Cow::Borrowed("")))
 }
 
+/// Checks the record's frame: a 9-element array whose first item is constructor 0.
+fn decode_header(d: &mut Decoder<'_>) -> Result<(), minicbor::decode::Error> {
+    let len = d.array()?;
+    if len != Some(9) {
+        return Err(minicbor::decode::Error::message(format!(
+            "TraceObject of length {len:?}, expected 9"
+        )));
+    }
+    if d.u8()? != 0 {
+        return Err(minicbor::decode::Error::message(
+            "TraceObject constructor is not 0",
+        ));
+    }
+    Ok(())
+}
+
 fn text_cow<'a>(d: &mut Decoder<'a>) -> Result<Cow<'a, str>, minicbor::decode::Error> {
     if d.datatype()? == minicbor::data::Type::String {
         return Ok(Cow::Borrowed(d.str()?));
@@ -212,17 +218,7 @@ fn text_cow<'a>(d: &mut Decoder<'a>) -> Result<Cow<'a, str>, minicbor::decode::E
 impl<'a> TraceObjectView<'a> {
     /// Decodes one object at the decoder's position.
     pub fn decode(d: &mut Decoder<'a>) -> Result<TraceObjectView<'a>, minicbor::decode::Error> {
-        let len = d.array()?;
-        if len != Some(9) {
-            return Err(minicbor::decode::Error::message(format!(
-                "TraceObject of length {len:?}, expected 9"
-            )));
-        }
-        if d.u8()? != 0 {
-            return Err(minicbor::decode::Error::message(
-                "TraceObject constructor is not 0",
-            ));
-        }
+        decode_header(d)?;
         let human = cbor::decode_maybe(d, text_cow)?;
         let machine = text_cow(d)?;
         let namespace = namespace_cow(d)?;

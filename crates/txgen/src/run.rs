@@ -178,6 +178,16 @@ struct Counters {
     last_answer: Mutex<Option<Instant>>,
 }
 
+impl Counters {
+    /// Records why part of the run stopped; the report lists every one.
+    fn fail(&self, message: String) {
+        self.failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(message);
+    }
+}
+
 /// The benchmark phase alone: submits what `builder` produces to the targets at `cfg.tps`, then
 /// (with a `watch`) waits for the accepted transactions to be on chain.
 pub async fn benchmark_phase(
@@ -208,11 +218,7 @@ pub async fn benchmark_phase(
                         tracer.trace(&TxgenEvent::Error {
                             message: message.clone(),
                         });
-                        counters
-                            .failures
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .push(message);
+                        counters.fail(message);
                         break;
                     }
                 }
@@ -245,11 +251,7 @@ pub async fn benchmark_phase(
                 let mut conn = match LocalSubmitter::connect(&socket, magic).await {
                     Ok(c) => c,
                     Err(e) => {
-                        counters
-                            .failures
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .push(format!("{name}: {e}"));
+                        counters.fail(format!("{name}: {e}"));
                         return;
                     }
                 };
@@ -290,11 +292,7 @@ pub async fn benchmark_phase(
                             tracer.trace(&TxgenEvent::Error {
                                 message: message.clone(),
                             });
-                            counters
-                                .failures
-                                .lock()
-                                .unwrap_or_else(PoisonError::into_inner)
-                                .push(message);
+                            counters.fail(message);
                             return;
                         }
                     }
