@@ -162,9 +162,20 @@ async fn the_live_page_shows_a_forwarding_node_in_chromium() {
         .await
         .unwrap();
     }
-    let dom = tokio::task::spawn_blocking(move || chromium_dom(&url))
-        .await
-        .unwrap();
+    // Chromium dumps the DOM at the load event, and the page fills in from its event stream
+    // just after: a dump can come too early, so take a few before judging the page.
+    let dom = tokio::task::spawn_blocking(move || {
+        let mut dom = String::new();
+        for _ in 0..5 {
+            dom = chromium_dom(&url);
+            if dom.contains("data-node=\"node-7\"") {
+                break;
+            }
+        }
+        dom
+    })
+    .await
+    .unwrap();
     assert!(
         dom.contains("data-node=\"node-7\""),
         "the card of node-7 is on the page:\n{dom}"
