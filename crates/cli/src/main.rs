@@ -94,6 +94,10 @@ enum Command {
         #[command(subcommand)]
         action: ProfileAction,
     },
+    /// Run a benchmark: allocate a run directory from a profile, start the tracer, nodes and
+    /// generator, watch them to the scenario's end, stop everything, record how every process
+    /// ended. `wb run list|show|stop|rm` manage runs.
+    Run(RunCmd),
     /// Check a trace configuration and print how it resolves for every namespace.
     TraceConfig {
         /// A node configuration file (YAML or JSON).
@@ -125,6 +129,202 @@ enum ProfileAction {
     },
 }
 
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+struct RunCmd {
+    #[command(subcommand)]
+    action: Option<RunAction>,
+    /// The profile to run (`wb profile list`).
+    profile: Option<String>,
+    /// Override a profile field: `--set generator.tps=20`.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    sets: Vec<String>,
+    /// Merge a JSON file on top of the profile.
+    #[arg(long)]
+    overlay: Option<PathBuf>,
+    /// The run's tag (directory name); default: UTC time, profile and wb's commit.
+    #[arg(long)]
+    tag: Option<String>,
+    /// Where the cluster runs.
+    #[arg(long, default_value = "local")]
+    backend: String,
+    /// The genesis seed: the same profile and seed give the same keys, genesis and topology.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// The directory holding runs (default: $WB_RUNS_DIR, else `runs`).
+    #[arg(long, global = true)]
+    runs_dir: Option<PathBuf>,
+    /// The genesis key cache (default: $WB_CACHE_DIR/genesis, else ~/.cache/wb/genesis).
+    #[arg(long, global = true)]
+    cache_dir: Option<PathBuf>,
+    /// No progress lines (the summary is still printed).
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum RunAction {
+    /// Every run, oldest first, with its status.
+    List,
+    /// A run's summary (from its `meta.json`).
+    Show {
+        /// The run's tag, or `current`.
+        #[arg(default_value = "current")]
+        tag: String,
+    },
+    /// Stop a live run (as Ctrl-C would: processes stopped in order, logs kept).
+    Stop {
+        /// The run's tag, or `current`.
+        #[arg(default_value = "current")]
+        tag: String,
+    },
+    /// Remove runs that are not alive.
+    Rm {
+        /// Tags of the runs.
+        #[arg(required = true)]
+        tags: Vec<String>,
+    },
+}
+
+fn runs_dir(arg: Option<PathBuf>) -> PathBuf {
+    arg.or_else(|| std::env::var_os("WB_RUNS_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("runs"))
+}
+
+fn genesis_cache(arg: Option<PathBuf>) -> PathBuf {
+    if let Some(p) = arg {
+        return p;
+    }
+    if let Some(p) = std::env::var_os("WB_CACHE_DIR") {
+        return PathBuf::from(p).join("genesis");
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("wb").join("genesis")
+}
+
+/// `--set PATH=VALUE` pairs.
+fn parse_sets(sets: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    sets.iter()
+        .map(|s| {
+            s.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| anyhow::anyhow!("--set {s}: expected PATH=VALUE"))
+        })
+        .collect()
+}
+
+/// An `--overlay` file's JSON.
+fn read_overlay(path: Option<&Path>) -> anyhow::Result<Option<serde_json::Value>> {
+    let Some(p) = path else { return Ok(None) };
+    let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+    Ok(Some(
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", p.display()))?,
+    ))
+}
+
+fn run_cmd(cmd: RunCmd) -> anyhow::Result<()> {
+    let root = runs_dir(cmd.runs_dir);
+    match cmd.action {
+        Some(RunAction::List) => {
+            for run in wb_run::rundir::list(&root)? {
+                let meta = run.meta().unwrap_or_default();
+                let status = if run.alive().is_some() {
+                    "running"
+                } else {
+                    meta["meta"]["status"].as_str().unwrap_or("?")
+                };
+                println!(
+                    "{:<60} {:<12} {}",
+                    run.tag,
+                    status,
+                    meta["meta"]["profile"].as_str().unwrap_or("?")
+                );
+            }
+            Ok(())
+        }
+        Some(RunAction::Show { tag }) => {
+            let run = wb_run::rundir::RunDir::open(&root, &tag)?;
+            print!("{}", wb_run::summary::render(&run.meta()?, &run.path));
+            if let Some(pid) = run.alive() {
+                println!("  still running (wb pid {pid})");
+            }
+            Ok(())
+        }
+        Some(RunAction::Stop { tag }) => {
+            let run = wb_run::rundir::RunDir::open(&root, &tag)?;
+            let Some(pid) = run.alive() else {
+                println!("run {} is not running", run.tag);
+                return Ok(());
+            };
+            // SAFETY: plain syscall; `alive` checked the pid is this run's supervisor.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGTERM);
+            }
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+            while run.alive().is_some() {
+                anyhow::ensure!(
+                    std::time::Instant::now() < deadline,
+                    "run {} (wb pid {pid}) did not stop within 120 s",
+                    run.tag
+                );
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            println!("run {} stopped", run.tag);
+            Ok(())
+        }
+        Some(RunAction::Rm { tags }) => {
+            for tag in tags {
+                let run = wb_run::rundir::RunDir::open(&root, &tag)?;
+                wb_run::rundir::remove(&root, &run)?;
+                println!("removed {}", run.tag);
+            }
+            Ok(())
+        }
+        None => {
+            let name = cmd
+                .profile
+                .ok_or_else(|| anyhow::anyhow!("wb run: which profile? (`wb profile list`)"))?;
+            let overlay = read_overlay(cmd.overlay.as_deref())?;
+            let profile =
+                wb_profile::catalog::load(&name, &parse_sets(&cmd.sets)?, overlay.as_ref())
+                    .context("the profile is refused; nothing was started")?;
+            anyhow::ensure!(
+                cmd.backend == "local",
+                "--backend {}: only `local` is available in this wb",
+                cmd.backend
+            );
+            let mut backend = wb_run::local::LocalBackend::new(std::env::current_exe()?);
+            let finished = wb_run::lifecycle::run(
+                wb_run::lifecycle::RunOptions {
+                    profile,
+                    runs_dir: root,
+                    tag: cmd.tag,
+                    seed: cmd.seed,
+                    genesis_cache: genesis_cache(cmd.cache_dir),
+                    quiet: cmd.quiet,
+                },
+                &mut backend,
+            )?;
+            drop(backend);
+            print!(
+                "{}",
+                wb_run::summary::render(&finished.run.meta()?, &finished.run.path)
+            );
+            println!(
+                "  analysis: not available in this wb yet; the run directory holds everything it needs"
+            );
+            std::process::exit(match finished.outcome.status {
+                wb_run::lifecycle::Status::Finished => 0,
+                wb_run::lifecycle::Status::Failed => 1,
+                wb_run::lifecycle::Status::Interrupted => 130,
+            });
+        }
+    }
+}
+
 fn profile(action: ProfileAction) -> anyhow::Result<()> {
     match action {
         ProfileAction::List => {
@@ -138,25 +338,8 @@ fn profile(action: ProfileAction) -> anyhow::Result<()> {
             sets,
             overlay,
         } => {
-            let sets = sets
-                .iter()
-                .map(|s| {
-                    s.split_once('=')
-                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                        .ok_or_else(|| anyhow::anyhow!("--set {s}: expected PATH=VALUE"))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let overlay = match overlay {
-                Some(p) => Some(
-                    serde_json::from_str(
-                        &std::fs::read_to_string(&p)
-                            .with_context(|| format!("reading {}", p.display()))?,
-                    )
-                    .with_context(|| format!("{}: not JSON", p.display()))?,
-                ),
-                None => None,
-            };
-            let p = wb_profile::catalog::load(&name, &sets, overlay.as_ref())?;
+            let overlay = read_overlay(overlay.as_deref())?;
+            let p = wb_profile::catalog::load(&name, &parse_sets(&sets)?, overlay.as_ref())?;
             println!("{}", serde_json::to_string_pretty(&p)?);
         }
         ProfileAction::Diff { a, b } => {
@@ -183,6 +366,7 @@ fn main() -> anyhow::Result<()> {
             min_log_severity,
         } => tracer(&config, &min_log_severity),
         Command::Profile { action } => profile(action),
+        Command::Run(cmd) => run_cmd(cmd),
         Command::Txgen {
             config,
             tracer_socket_path_connect,

@@ -205,7 +205,7 @@ pub struct ProfileError {
 /// Seconds a small cluster needs between allocation and slot 0.
 const FUTURE_OFFSET_S: f64 = 5.0;
 /// Seconds after the generator's last transaction for it to be adopted.
-const COOLDOWN_S: f64 = 30.0;
+const COOLDOWN_S: f64 = 10.0;
 
 impl Profile {
     /// Parses a profile (with overlay and overrides already merged into `v`), refusing unknown
@@ -292,6 +292,12 @@ impl Profile {
 
     /// The profile with `derived` computed.
     pub fn derive(mut self) -> Profile {
+        self.derived = Some(self.compute_derived());
+        self
+    }
+
+    /// The derived values of this profile (whether or not `derived` is filled in).
+    pub fn compute_derived(&self) -> Derived {
         let g = &self.genesis;
         let epoch_duration = g.slot_duration * g.epoch_length as f64;
         let (generator_duration, generator_tx_count) = match (&self.generator, self.scenario) {
@@ -310,7 +316,7 @@ impl Profile {
             .shutdown_on_slot_synced
             .unwrap_or_else(|| (shutdown_time / g.slot_duration).ceil() as u64);
         let n_hosts = self.composition.n_pools + usize::from(self.composition.with_explorer);
-        self.derived = Some(Derived {
+        Derived {
             epoch_duration,
             generator_duration,
             generator_tx_count,
@@ -319,8 +325,7 @@ impl Profile {
             expected_blocks: g.active_slots_coeff * shutdown_slot as f64,
             genesis_future_offset: FUTURE_OFFSET_S + g.extra_future_offset,
             n_hosts,
-        });
-        self
+        }
     }
 }
 

@@ -1,0 +1,103 @@
+//! The project's main job as a test: `wb run ci-test` from nothing to a finished run directory
+//! whose logs show blocks forged and adopted by every node, a generator summary with accepted
+//! transactions, and exit code 0 for every process. (About two minutes.)
+
+mod common;
+
+use common::*;
+
+#[test]
+fn wb_run_ci_test_produces_a_complete_run_directory() {
+    let s = Scratch::new();
+    let out = s.wb_run(&["ci-test"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("): finished"), "{stdout}");
+    assert!(stdout.contains("exit codes: all 8 processes 0"), "{stdout}");
+    // Progress lines went by (plain ones: stderr is not a terminal here).
+    assert!(stderr.contains("wb run: ✓ generator"), "{stderr}");
+
+    let run = s.current();
+    let meta = s.meta();
+    let m = &meta["meta"];
+    assert_eq!(m["profile"], "ci-test");
+    assert_eq!(m["status"], "finished");
+    assert!(m["tag"].as_str().unwrap().contains("-ci-test-"));
+    for k in [
+        "wb_version",
+        "commit",
+        "os",
+        "cpu_model",
+        "cpus",
+        "memory_mib",
+    ] {
+        assert!(!m["manifest"][k].is_null(), "manifest.{k}");
+    }
+    assert!(m["timing"]["systemStart"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(m["profile_content"]["name"], "ci-test");
+    for f in [
+        "profile.json",
+        "topology.json",
+        "topology.dot",
+        "genesis/genesis.json",
+    ] {
+        assert!(run.join(f).is_file(), "{f}");
+    }
+    assert!(!run.join("wb.pid").exists(), "the run is not marked alive");
+
+    for i in 0..6 {
+        let node = format!("node-{i}");
+        assert_eq!(
+            std::fs::read_to_string(run.join(&node).join("exit_code"))
+                .unwrap()
+                .trim(),
+            "0",
+            "{node}"
+        );
+        let log = node_log(&run, &node);
+        let forged = log.matches("\"ns\":\"Forge.Loop.ForgedBlock\"").count();
+        let adopted = log
+            .matches("\"ns\":\"ChainDB.AddBlockEvent.AddedToCurrentChain\"")
+            .count()
+            + log
+                .matches("\"ns\":\"ChainDB.AddBlockEvent.SwitchedToAFork\"")
+                .count();
+        assert!(forged >= 1, "{node} forged no block");
+        assert!(adopted >= 20, "{node} adopted only {adopted} blocks");
+        let stats = &m["outcome"]["nodes"][&node];
+        assert!(
+            stats["tip_block_no"].as_u64().unwrap() >= 19,
+            "{node}: {stats}"
+        );
+    }
+    for p in ["tracer", "generator"] {
+        assert_eq!(
+            std::fs::read_to_string(run.join(p).join("exit_code"))
+                .unwrap()
+                .trim(),
+            "0",
+            "{p}"
+        );
+    }
+    let gen_out = std::fs::read_to_string(run.join("generator/stdout")).unwrap();
+    let summary = gen_out
+        .lines()
+        .find(|l| l.contains("\"ns\":\"Benchmark.BenchTxSubSummary\""))
+        .expect("generator summary");
+    let v: serde_json::Value = serde_json::from_str(summary).unwrap();
+    assert!(v["data"]["accepted"].as_u64().unwrap() > 1000, "{summary}");
+    assert_eq!(v["data"]["rejected"], 0);
+    // The generator's traces were forwarded too.
+    assert!(run.join("tracer/logs/txgen").is_dir());
+
+    // `wb run list` and `show` see it.
+    let list = s.wb_run(&["list"]).output().unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        list.contains(m["tag"].as_str().unwrap()) && list.contains("finished"),
+        "{list}"
+    );
+    let show = s.wb_run(&["show"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&show.stdout).contains("ci-test): finished"));
+}
