@@ -94,7 +94,7 @@ async fn client(shared: Arc<Shared>, stream: tokio::net::UnixStream) -> Result<(
                     )],
                 ))
             }
-            LocalTxSubmission::SubmitTx(tx) => match shared.submit_tx(&tx.bytes) {
+            LocalTxSubmission::SubmitTx(tx) => match shared.submit_tx_local(&tx.bytes).await {
                 Ok(_) => LocalTxSubmission::AcceptTx,
                 Err(reason) => {
                     LocalTxSubmission::RejectTx(RejectReason::from_messages(CONWAY_ERA, &[reason]))

@@ -195,6 +195,34 @@ impl Shared {
     /// Validates a transaction against the tip and the mempool and adds it; traces
     /// `Mempool.AddedTx` or `Mempool.RejectedTx`. The error is the reason, one line.
     pub(crate) fn submit_tx(&self, bytes: &[u8]) -> Result<MempoolSize, String> {
+        self.try_submit(bytes, false).map_err(|r| match r {
+            // Not produced when not waiting; named anyway.
+            Refused::Full => "MempoolFull".to_owned(),
+            Refused::Reason(r) => r,
+        })
+    }
+
+    /// As [`submit_tx`](Self::submit_tx), but a local client waits for room when the mempool is
+    /// full, as cardano-node's do (its mempool blocks a local submitter until there is space)
+    /// rather than being told "full": the generator feels back-pressure, not rejections.
+    pub(crate) async fn submit_tx_local(&self, bytes: &[u8]) -> Result<MempoolSize, String> {
+        let mut tip = self.tip.subscribe();
+        let mut stop = self.stop.subscribe();
+        loop {
+            tip.borrow_and_update();
+            match self.try_submit(bytes, true) {
+                Ok(size) => return Ok(size),
+                Err(Refused::Reason(r)) => return Err(r),
+                // Room appears when a chain change takes transactions out.
+                Err(Refused::Full) => tokio::select! {
+                    r = tip.changed() => if r.is_err() { return Err("the node is stopping".into()) },
+                    _ = stop.changed() => return Err("the node is stopping".into()),
+                },
+            }
+        }
+    }
+
+    fn try_submit(&self, bytes: &[u8], wait_if_full: bool) -> Result<MempoolSize, Refused> {
         let slot = self.current_slot();
         let decoded = wb_ledger::tx::decode_tx(bytes);
         let result = match decoded {
@@ -206,10 +234,14 @@ impl Shared {
                     Ok(()) => {
                         let db = lock(&self.db);
                         let mut mempool = lock(&self.mempool);
-                        mempool
-                            .add(tx, db.utxo(), slot, db.params())
-                            .map_err(|e| (Some(id), e.to_string()))
-                            .map(|size| (id, size))
+                        match mempool.add(tx, db.utxo(), slot, db.params()) {
+                            Err(crate::mempool::AddError::MempoolFull { .. }) if wait_if_full => {
+                                return Err(Refused::Full);
+                            }
+                            r => r
+                                .map_err(|e| (Some(id), e.to_string()))
+                                .map(|size| (id, size)),
+                        }
                     }
                 }
             }
@@ -229,7 +261,7 @@ impl Shared {
                     reason: reason.clone(),
                     size,
                 });
-                Err(reason)
+                Err(Refused::Reason(reason))
             }
         }
     }
@@ -260,6 +292,14 @@ impl Shared {
                 .send_replace(Some(Exit::ShutdownBlock(tip.body.block_no)));
         }
     }
+}
+
+/// Why a transaction did not enter the mempool.
+enum Refused {
+    /// No room now (only reported to callers that wait for room).
+    Full,
+    /// The reason, one line (traced as `Mempool.RejectedTx`).
+    Reason(String),
 }
 
 /// A running node.

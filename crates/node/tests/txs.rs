@@ -164,3 +164,79 @@ async fn a_submitted_transaction_reaches_every_node_and_a_block() {
         "the rejection is traced with its reason"
     );
 }
+
+/// A full mempool makes a local submitter wait for room (as cardano-node's mempool blocks local
+/// clients) instead of refusing with MempoolFull: a chain of transactions several times the
+/// mempool's capacity, submitted one after the other, is accepted whole as blocks make room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_mempool_makes_local_submitters_wait_not_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let wallet = Wallet::from_seed([0x57; 32], 0);
+    let funds = 1_000_000_000_000u64;
+    let spec = TestnetSpec {
+        nodes: 1,
+        pools: 1,
+        slot_length: 0.1,
+        f: 0.2,
+        latency_ms: 0.0,
+        bandwidth_mbps: None,
+        shape: Shape::Mesh,
+        start_in_ms: 300,
+        severity: "Info",
+        funds: vec![(wallet.address(), funds)],
+    };
+    let seeds = testnet::write_genesis(dir.path(), &spec).unwrap();
+    // Small blocks, so a small mempool (twice a block).
+    let path = dir.path().join("genesis.json");
+    let mut g: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    g["protocolParams"] = serde_json::json!({"maxBlockBodySize": 1500});
+    std::fs::write(&path, g.to_string()).unwrap();
+    let nodes = testnet::start(dir.path(), &spec, &seeds, 600)
+        .await
+        .unwrap();
+    let capacity = 3000;
+
+    let params = ProtocolParams::default();
+    let to = Wallet::from_seed([0x58; 32], 0).address();
+    let mut input = (
+        TxIn {
+            tx_id: wb_ledger::crypto::blake2b_256(&wallet.address()),
+            index: 0,
+        },
+        funds,
+    );
+    let mut total = 0;
+    for i in 0..60 {
+        let (tx, fee) = wallet
+            .build_payment(&[input], &[(to.clone(), 2_000_000)], None, &params)
+            .unwrap();
+        total += tx.len();
+        let id = wb_ledger::tx::decode_tx(&tx).unwrap().id;
+        let reply = tokio::time::timeout(
+            Duration::from_secs(30),
+            submit(&dir.path().join("node-0.socket"), tx),
+        )
+        .await
+        .expect("a waiting submission is answered once blocks make room");
+        assert_eq!(reply, LocalTxSubmission::AcceptTx, "tx {i}");
+        assert!(nodes[0].node.mempool_size().bytes <= capacity);
+        input = (
+            TxIn {
+                tx_id: id,
+                index: 1,
+            },
+            input.1 - 2_000_000 - fee,
+        );
+    }
+    assert!(
+        total > 2 * capacity as usize,
+        "the chain ({total} B) overflows the mempool"
+    );
+    nodes[0].node.stopper().stop();
+    let nodes_logs = testnet::finish(nodes).await.1;
+    assert!(
+        !nodes_logs[0].contains("MempoolFull"),
+        "nobody was told full"
+    );
+}
