@@ -231,10 +231,11 @@ fn run_cmd(cmd: RunCmd) -> anyhow::Result<()> {
         Some(RunAction::List) => {
             for run in wb_run::rundir::list(&root)? {
                 let meta = run.meta().unwrap_or_default();
-                let status = if run.alive().is_some() {
-                    "running"
-                } else {
-                    meta["meta"]["status"].as_str().unwrap_or("?")
+                let status = match (run.alive(), meta["meta"]["status"].as_str()) {
+                    (Some(_), _) => "running",
+                    // Marked running but nobody supervises it: wb itself was killed.
+                    (None, Some("running" | "allocating")) => "abandoned",
+                    (None, s) => s.unwrap_or("?"),
                 };
                 println!(
                     "{:<60} {:<12} {}",

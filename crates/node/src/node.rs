@@ -222,7 +222,14 @@ impl Shared {
         }
     }
 
-    fn try_submit(&self, bytes: &[u8], wait_if_full: bool) -> Result<MempoolSize, Refused> {
+    /// Validates and adds a transaction; with `wait_if_full`, a full mempool is reported as
+    /// [`Refused::Full`] (not traced, for the caller to retry after a chain change), otherwise as
+    /// a traced rejection.
+    pub(crate) fn try_submit(
+        &self,
+        bytes: &[u8],
+        wait_if_full: bool,
+    ) -> Result<MempoolSize, Refused> {
         let slot = self.current_slot();
         let decoded = wb_ledger::tx::decode_tx(bytes);
         let result = match decoded {
@@ -295,7 +302,7 @@ impl Shared {
 }
 
 /// Why a transaction did not enter the mempool.
-enum Refused {
+pub(crate) enum Refused {
     /// No room now (only reported to callers that wait for room).
     Full,
     /// The reason, one line (traced as `Mempool.RejectedTx`).

@@ -17,7 +17,7 @@ use wb_ledger::crypto::Hash32;
 use crate::events::DiffusionEvent;
 use crate::events::MempoolEvent;
 use crate::link::LinkShaper;
-use crate::node::Shared;
+use crate::node::{Refused, Shared};
 use crate::protocol::{BlockFetch, ChainSync, Handshake, KeepAlive, N2N_VERSION, Point, Tip, num};
 use crate::topology::Peer;
 use crate::txproto::{EraTx, EraTxId, TxSubmission};
@@ -179,8 +179,14 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream) -> Result<(), PeerError> 
         }
     }
     let mut tip_rx = shared.tip.subscribe();
+    // Chain changes make room in a full mempool.
+    let mut room_rx = shared.tip.subscribe();
     // Transaction ids the peer handed us that we have not acknowledged yet.
     let mut unacked: u16 = 0;
+    // Transactions the peer sent while our mempool was full, in order, retried after each
+    // chain change; no more ids are asked for until they are in (back-pressure, as a
+    // cardano-node's inbound side stops pulling while its mempool is full).
+    let mut held: Vec<Vec<u8>> = Vec::new();
     // The peer's view of our chain: the points we told it about, after the intersection.
     let mut sent: Vec<(u64, Hash32)> = Vec::new();
     let mut waiting = false;
@@ -235,7 +241,7 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream) -> Result<(), PeerError> 
                         other => return Err(PeerError::Protocol(format!("{other:?} sent to a block-fetch server"))),
                     },
                     num::TX_SUBMISSION => {
-                        if let Some(next) = pull_txs(&shared, TxSubmission::decode(&bytes)?, &mut unacked, &id)? {
+                        if let Some(next) = pull_txs(&shared, TxSubmission::decode(&bytes)?, &mut unacked, &mut held, &id)? {
                             send(num::TX_SUBMISSION, next.encode())?;
                         }
                     }
@@ -245,6 +251,14 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream) -> Result<(), PeerError> 
                         KeepAlive::Response(_) => return Err(PeerError::Protocol("keep-alive response sent to a server".into())),
                     },
                     other => return Err(PeerError::Protocol(format!("unexpected mini-protocol {other}"))),
+                }
+            }
+            changed = room_rx.changed(), if !held.is_empty() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                if add_held(&shared, &mut held, &id) {
+                    send(num::TX_SUBMISSION, request_more(&mut unacked).encode())?;
                 }
             }
             changed = tip_rx.changed(), if waiting => {
@@ -585,18 +599,11 @@ fn pull_txs(
     shared: &Shared,
     msg: TxSubmission,
     unacked: &mut u16,
+    held: &mut Vec<Vec<u8>>,
     id: &Arc<str>,
 ) -> Result<Option<TxSubmission>, PeerError> {
-    let more = |ack: &mut u16| {
-        let a = std::mem::take(ack);
-        TxSubmission::RequestTxIds {
-            blocking: true,
-            ack: a,
-            req: TX_IDS_PER_REQUEST,
-        }
-    };
     Ok(match msg {
-        TxSubmission::Init => Some(more(unacked)),
+        TxSubmission::Init => Some(request_more(unacked)),
         TxSubmission::ReplyTxIds(ids) => {
             *unacked = unacked.saturating_add(ids.len() as u16);
             let wanted: Vec<EraTxId> = {
@@ -610,7 +617,7 @@ fn pull_txs(
                     .collect()
             };
             if wanted.is_empty() {
-                Some(more(unacked))
+                Some(request_more(unacked))
             } else {
                 Some(TxSubmission::RequestTxs(wanted))
             }
@@ -620,19 +627,8 @@ fn pull_txs(
                 peer: id.clone(),
                 count: txs.len() as u64,
             });
-            let (mut accepted, mut rejected) = (0, 0);
-            for tx in txs {
-                match shared.submit_tx(&tx.bytes) {
-                    Ok(_) => accepted += 1,
-                    Err(_) => rejected += 1,
-                }
-            }
-            shared.tracers.mempool.trace(&MempoolEvent::Processed {
-                peer: id.clone(),
-                accepted,
-                rejected,
-            });
-            Some(more(unacked))
+            held.extend(txs.into_iter().map(|t| t.bytes));
+            add_held(shared, held, id).then(|| request_more(unacked))
         }
         TxSubmission::Done => None,
         other => {
@@ -641,4 +637,36 @@ fn pull_txs(
             )));
         }
     })
+}
+
+/// The next `RequestTxIds`, acknowledging everything handed over so far.
+fn request_more(unacked: &mut u16) -> TxSubmission {
+    TxSubmission::RequestTxIds {
+        blocking: true,
+        ack: std::mem::take(unacked),
+        req: TX_IDS_PER_REQUEST,
+    }
+}
+
+/// Adds held transactions to the mempool in order until one does not fit; traces what was
+/// processed. True when none is left (the peer may be asked for more).
+fn add_held(shared: &Shared, held: &mut Vec<Vec<u8>>, id: &Arc<str>) -> bool {
+    let (mut accepted, mut rejected, mut done) = (0, 0, 0);
+    for bytes in held.iter() {
+        match shared.try_submit(bytes, true) {
+            Ok(_) => accepted += 1,
+            Err(Refused::Reason(_)) => rejected += 1,
+            Err(Refused::Full) => break,
+        }
+        done += 1;
+    }
+    held.drain(..done);
+    if done > 0 {
+        shared.tracers.mempool.trace(&MempoolEvent::Processed {
+            peer: id.clone(),
+            accepted,
+            rejected,
+        });
+    }
+    held.is_empty()
 }

@@ -240,3 +240,94 @@ async fn a_full_mempool_makes_local_submitters_wait_not_fail() {
         "nobody was told full"
     );
 }
+
+/// Back-pressure across the network: the forger's mempool is kept full by its own local
+/// clients while a relay's clients submit more; the forger holds what the relay sends and stops
+/// pulling until blocks make room (never refusing with MempoolFull), so the relay's
+/// transactions reach the chain instead of being stranded in its mempool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_mempool_holds_peer_transactions_until_blocks_make_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let wallets = [
+        Wallet::from_seed([0x67; 32], 0),
+        Wallet::from_seed([0x66; 32], 0),
+    ];
+    let funds = 1_000_000_000_000u64;
+    let spec = TestnetSpec {
+        nodes: 2,
+        pools: 1,
+        slot_length: 0.1,
+        f: 0.2,
+        latency_ms: 5.0,
+        bandwidth_mbps: None,
+        shape: Shape::Line,
+        start_in_ms: 300,
+        severity: "Info",
+        funds: wallets.iter().map(|w| (w.address(), funds)).collect(),
+    };
+    let seeds = testnet::write_genesis(dir.path(), &spec).unwrap();
+    let path = dir.path().join("genesis.json");
+    let mut g: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    g["protocolParams"] = serde_json::json!({"maxBlockBodySize": 1500});
+    std::fs::write(&path, g.to_string()).unwrap();
+    let nodes = testnet::start(dir.path(), &spec, &seeds, 100_000)
+        .await
+        .unwrap();
+
+    // A chain of 40 payments from `wallet`, one after the other, to `socket`; the last output.
+    let chain = |wallet: Wallet, socket: std::path::PathBuf| async move {
+        let params = ProtocolParams::default();
+        let to = Wallet::from_seed([0x68; 32], 0).address();
+        let mut input = (
+            TxIn {
+                tx_id: wb_ledger::crypto::blake2b_256(&wallet.address()),
+                index: 0,
+            },
+            funds,
+        );
+        for i in 0..40 {
+            let (tx, fee) = wallet
+                .build_payment(&[input], &[(to.clone(), 2_000_000)], None, &params)
+                .unwrap();
+            let id = wb_ledger::tx::decode_tx(&tx).unwrap().id;
+            let reply = tokio::time::timeout(Duration::from_secs(30), submit(&socket, tx))
+                .await
+                .expect("answered once there is room");
+            assert_eq!(reply, LocalTxSubmission::AcceptTx, "tx {i}");
+            input = (
+                TxIn {
+                    tx_id: id,
+                    index: 1,
+                },
+                input.1 - 2_000_000 - fee,
+            );
+        }
+        input.0
+    };
+    // One chain straight to the forger (node-0), one to the relay (node-1), at the same time.
+    let [a, b] = wallets;
+    let (last_a, last_b) = tokio::join!(
+        chain(a, dir.path().join("node-0.socket")),
+        chain(b, dir.path().join("node-1.socket"))
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !nodes
+        .iter()
+        .all(|n| n.node.utxo_get(&last_a).is_some() && n.node.utxo_get(&last_b).is_some())
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not every transaction reached the chain"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for n in &nodes {
+        n.node.stopper().stop();
+    }
+    let logs = testnet::finish(nodes).await.1;
+    assert!(
+        !logs[0].contains("MempoolFull"),
+        "the forger refused nothing for fullness"
+    );
+}

@@ -55,6 +55,8 @@ pub struct CpuUse {
     pub tracer_s: f64,
     /// CPU seconds of the generator.
     pub generator_s: f64,
+    /// CPU seconds of the supervising `wb run` itself (watching logs, reaping).
+    pub supervisor_s: f64,
     /// Seconds from the first start to the last stop.
     pub wall_s: f64,
     /// Logical CPUs of the machine.
@@ -129,6 +131,8 @@ struct Supervisor<'a> {
     started: Option<Instant>,
     last_watch: Instant,
     chainsync: Option<Value>,
+    /// When the generator sent its first workload transaction (its setup is over).
+    workload_started: Option<Instant>,
 }
 
 impl Supervisor<'_> {
@@ -162,6 +166,9 @@ impl Supervisor<'_> {
             let files = self.backend.log_files(self.run, &n);
             self.watch.update(&n, &files);
         }
+        if self.workload_started.is_none() && self.watch.generator.sent > 0 {
+            self.workload_started = Some(Instant::now());
+        }
     }
 
     fn status_line(&self) -> String {
@@ -188,7 +195,16 @@ impl Supervisor<'_> {
     /// Polls until `done` holds, a process fails, a signal arrives or `deadline` passes. A
     /// process that ends by itself with exit code 0 is fine; any other end fails the run,
     /// naming the process with the tail of its logs.
-    fn wait(&mut self, deadline: Option<Instant>, mut done: impl FnMut(&Self) -> bool) -> Waited {
+    fn wait(&mut self, deadline: Option<Instant>, done: impl FnMut(&Self) -> bool) -> Waited {
+        self.wait_until(|_| deadline, done)
+    }
+
+    /// As [`wait`](Self::wait), with a deadline that may move as the run goes.
+    fn wait_until(
+        &mut self,
+        deadline: impl Fn(&Self) -> Option<Instant>,
+        mut done: impl FnMut(&Self) -> bool,
+    ) -> Waited {
         loop {
             for x in self.backend.poll_exits() {
                 let bad = !x.success() && !x.stopped_by_wb;
@@ -214,7 +230,7 @@ impl Supervisor<'_> {
             if done(self) {
                 return Waited::Done;
             }
-            if deadline.is_some_and(|d| Instant::now() > d) {
+            if deadline(self).is_some_and(|d| Instant::now() > d) {
                 return Waited::Overdue;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -249,6 +265,17 @@ impl Supervisor<'_> {
             self.exits.insert(x.name.clone(), x);
         }
     }
+}
+
+/// User + system CPU seconds of this process (not its children).
+fn own_cpu_seconds() -> f64 {
+    // SAFETY: an all-zero rusage is valid; getrusage only writes into it.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: plain syscall into a local.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
+        return 0.0;
+    }
+    crate::local::cpu_seconds(&u)
 }
 
 fn deadline_in(secs: f64) -> Option<Instant> {
@@ -314,13 +341,17 @@ fn scenario(s: &mut Supervisor<'_>, profile: &Profile, timing: &Timing) -> Waite
             };
             s.progress.phase("generator");
             step!(s.start(&g));
-            let end = deadline_in(until(timing.earliest_end) + overrun);
-            match s.wait(end, |s| s.exited("generator")) {
+            // The clock starts with the workload: the funds split before it waits for blocks,
+            // and the generator bounds each of its phases itself (`phase_timeout`).
+            let budget = Duration::from_secs_f64(d.generator_duration + overrun);
+            let end = |s: &Supervisor<'_>| s.workload_started.map(|t| t + budget);
+            match s.wait_until(end, |s| s.exited("generator")) {
                 Waited::Done => {}
                 Waited::Overdue => {
                     return Waited::Failed(format!(
-                        "the generator was still running {:.0} s after the planned end ({})",
-                        overrun, timing.earliest_end_time
+                        "the generator was still running {:.0} s after its workload began (planned: {:.0} s)",
+                        budget.as_secs_f64(),
+                        d.generator_duration
                     ));
                 }
                 other => return other,
@@ -475,6 +506,7 @@ pub fn run(opts: RunOptions, backend: &mut dyn Backend) -> Result<Finished, RunE
         started: None,
         last_watch: Instant::now(),
         chainsync: None,
+        workload_started: None,
     };
     let prepared = s
         .backend
@@ -483,6 +515,12 @@ pub fn run(opts: RunOptions, backend: &mut dyn Backend) -> Result<Finished, RunE
     let waited = match prepared {
         Ok(()) => scenario(&mut s, &profile, &timing),
         Err(e) => Waited::Failed(e.to_string()),
+    };
+    // A stop signal that arrived while a process was starting shows as that start failing; the
+    // run was interrupted all the same.
+    let waited = match waited {
+        Waited::Failed(_) if crate::signals::received() > 0 => Waited::Interrupted,
+        w => w,
     };
     let ok = matches!(waited, Waited::Done);
     s.progress.end_phase(ok);
@@ -527,6 +565,7 @@ pub fn run(opts: RunOptions, backend: &mut dyn Backend) -> Result<Finished, RunE
             Role::Producer | Role::Relay => cpu.nodes_s += used,
         }
     }
+    cpu.supervisor_s = own_cpu_seconds();
     let node_names = s.names(|r| matches!(r, Role::Producer | Role::Relay));
     let outcome = Outcome {
         status,

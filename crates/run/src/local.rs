@@ -58,12 +58,11 @@ impl LocalBackend {
             return None;
         }
         let child = self.children.remove(name)?;
-        let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
         let exit = Exit {
             name: name.to_owned(),
             exit_code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
             signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
-            cpu_s: tv(usage.ru_utime) + tv(usage.ru_stime),
+            cpu_s: cpu_seconds(&usage),
             max_rss_kib: usage.ru_maxrss.max(0) as u64,
             wall_s: child.started.elapsed().as_secs_f64(),
             stopped_by_wb: child.stopping,
@@ -283,6 +282,12 @@ impl Backend for LocalBackend {
         }
         files
     }
+}
+
+/// User + system CPU seconds of a resource-usage record.
+pub(crate) fn cpu_seconds(u: &libc::rusage) -> f64 {
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(u.ru_utime) + tv(u.ru_stime)
 }
 
 impl Drop for LocalBackend {

@@ -110,11 +110,12 @@ pub fn render(meta: &Value, path: &std::path::Path) -> String {
         let cap = wall * cpu["cpus"].as_f64().unwrap_or(1.0).max(1.0);
         let _ = writeln!(
             s,
-            "  CPU over {wall:.0} s on {} cores: nodes {:.1}%, tracer {:.1}%, generator {:.1}% of the machine",
+            "  CPU over {wall:.0} s on {} cores: nodes {:.1}%, tracer {:.1}%, generator {:.1}%, wb run {:.1}% of the machine",
             cpu["cpus"],
             100.0 * f(&cpu["nodes_s"]) / cap,
             100.0 * f(&cpu["tracer_s"]) / cap,
             100.0 * f(&cpu["generator_s"]) / cap,
+            100.0 * f(&cpu["supervisor_s"]) / cap,
         );
     }
     if let Some(p) = o["processes"].as_object() {
