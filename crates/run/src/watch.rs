@@ -75,14 +75,22 @@ pub struct Watch {
 
 /// Namespaces the watch reads; every other line is skipped unparsed.
 const WANTED: [&str; 7] = [
-    "\"Forge.Loop.StartLeadershipCheck\"",
-    "\"Forge.Loop.ForgedBlock\"",
-    "\"ChainDB.AddBlockEvent.AddedToCurrentChain\"",
-    "\"ChainDB.AddBlockEvent.SwitchedToAFork\"",
-    "\"Benchmark.Progress\"",
-    "\"Benchmark.PhaseDone\"",
-    "\"Benchmark.BenchTxSubSummary\"",
+    "Forge.Loop.StartLeadershipCheck",
+    "Forge.Loop.ForgedBlock",
+    "ChainDB.AddBlockEvent.AddedToCurrentChain",
+    "ChainDB.AddBlockEvent.SwitchedToAFork",
+    "Benchmark.Progress",
+    "Benchmark.PhaseDone",
+    "Benchmark.BenchTxSubSummary",
 ];
+
+/// The value of a top-level string field `"key":"…"` found by searching from the front (`ns`
+/// comes second in a machine line) or from the back (`sev` comes third from last).
+fn field<'a>(line: &'a str, key: &str, from_back: bool) -> Option<&'a str> {
+    let at = if from_back { line.rfind(key)? } else { line.find(key)? } + key.len();
+    let rest = &line[at..];
+    Some(&rest[..rest.find('"')?])
+}
 
 impl Watch {
     /// Reads what is new in `files` (the logs of node or generator `name`).
@@ -126,14 +134,21 @@ impl Watch {
     }
 
     fn line(&mut self, name: &str, line: &[u8]) {
-        let text = String::from_utf8_lossy(line);
-        let Some(which) = WANTED.iter().position(|w| text.contains(w)) else {
-            if text.contains("\"sev\":\"Error\"") || text.contains("\"sev\":\"Critical\"") {
+        let Ok(text) = std::str::from_utf8(line) else {
+            self.nodes.entry(name.to_owned()).or_default().unreadable += 1;
+            return;
+        };
+        let ns = field(text, "\"ns\":\"", false);
+        let Some(which) = ns.and_then(|ns| WANTED.iter().position(|w| *w == ns)) else {
+            if matches!(
+                field(text, "\"sev\":\"", true),
+                Some("Error" | "Critical" | "Alert" | "Emergency")
+            ) {
                 self.nodes.entry(name.to_owned()).or_default().errors += 1;
             }
             return;
         };
-        let Ok(v) = serde_json::from_str::<Value>(&text) else {
+        let Ok(v) = serde_json::from_str::<Value>(text) else {
             self.nodes.entry(name.to_owned()).or_default().unreadable += 1;
             return;
         };
