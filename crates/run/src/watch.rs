@@ -87,7 +87,11 @@ const WANTED: [&str; 7] = [
 /// The value of a top-level string field `"key":"…"` found by searching from the front (`ns`
 /// comes second in a machine line) or from the back (`sev` comes third from last).
 fn field<'a>(line: &'a str, key: &str, from_back: bool) -> Option<&'a str> {
-    let at = if from_back { line.rfind(key)? } else { line.find(key)? } + key.len();
+    let at = if from_back {
+        line.rfind(key)?
+    } else {
+        line.find(key)?
+    } + key.len();
     let rest = &line[at..];
     Some(&rest[..rest.find('"')?])
 }
