@@ -74,7 +74,7 @@ pub struct Watch {
 }
 
 /// Namespaces the watch reads; every other line is skipped unparsed.
-const WANTED: [&str; 7] = [
+const WANTED: [&str; 8] = [
     "Forge.Loop.StartLeadershipCheck",
     "Forge.Loop.ForgedBlock",
     "ChainDB.AddBlockEvent.AddedToCurrentChain",
@@ -82,6 +82,8 @@ const WANTED: [&str; 7] = [
     "Benchmark.Progress",
     "Benchmark.PhaseDone",
     "Benchmark.BenchTxSubSummary",
+    // What real cardano-nodes call the leadership check when they add ledger figures to it.
+    "Forge.Loop.StartLeadershipCheckPlus",
 ];
 
 /// The value of a top-level string field `"key":"…"` found by searching from the front (`ns`
@@ -143,7 +145,9 @@ impl Watch {
             return;
         };
         let ns = field(text, "\"ns\":\"", false);
-        let Some(which) = ns.and_then(|ns| WANTED.iter().position(|w| *w == ns)) else {
+        let found = ns.and_then(|ns| WANTED.iter().position(|w| *w == ns));
+        // The `…Plus` alias is the leadership check.
+        let Some(which) = found.map(|w| if w == 7 { 0 } else { w }) else {
             if matches!(
                 field(text, "\"sev\":\"", true),
                 Some("Error" | "Critical" | "Alert" | "Emergency")
@@ -194,7 +198,11 @@ impl Watch {
                 if which == 3 {
                     n.forks += 1;
                 }
-                if let Some(b) = data["newTipSelectView"]["blockNo"].as_u64() {
+                // `newSuffixSelectView` is the name in 2026 cardano-node releases.
+                let view = data
+                    .get("newTipSelectView")
+                    .or_else(|| data.get("newSuffixSelectView"));
+                if let Some(b) = view.and_then(|v| v["blockNo"].as_u64()) {
                     n.tip_block_no = Some(b);
                 }
             }
@@ -267,5 +275,15 @@ mod tests {
         );
         assert_eq!(w.slot(), Some(5));
         assert_eq!(w.chain_range(["node-0", "node-1"].into_iter()), (0, 8));
+
+        // Real cardano-node shapes: the `…Plus` leadership check, 2026's `newSuffixSelectView`.
+        writeln!(f, r#"{{"at":"2026-11-24T06:00:03.000000000Z","ns":"Forge.Loop.StartLeadershipCheckPlus","data":{{"chainDensity":0.05,"kind":"TraceStartLeadershipCheck","slot":6,"utxoSize":3}},"sev":"Info","thread":"42","host":"p1"}}"#).unwrap();
+        writeln!(f, r#"{{"at":"2026-11-24T06:00:03.000000000Z","ns":"ChainDB.AddBlockEvent.AddedToCurrentChain","data":{{"kind":"AddedToCurrentChain","newSuffixSelectView":{{"blockNo":17}},"newtip":"db@6"}},"sev":"Notice","thread":"17","host":"p1"}}"#).unwrap();
+        w.update("node-0", std::slice::from_ref(&p));
+        let n = &w.nodes["node-0"];
+        assert_eq!(
+            (n.leadership_checks, n.last_slot, n.chain_length()),
+            (4, Some(6), 18)
+        );
     }
 }

@@ -1,0 +1,186 @@
+//! The events the analysis reads: locli's `LOBody` constructors, with the fields it extracts.
+
+/// One cumulative resource sample (`Resources`): counters as the node reports them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResourceSample {
+    /// CPU ticks (1/100 s) used so far.
+    pub centi_cpu: u64,
+    /// GC CPU ticks so far (GHC only).
+    pub centi_gc: Option<u64>,
+    /// Mutator CPU ticks so far (GHC only).
+    pub centi_mut: Option<u64>,
+    /// Major GCs so far (GHC only).
+    pub gcs_major: Option<u64>,
+    /// Minor GCs so far (GHC only).
+    pub gcs_minor: Option<u64>,
+    /// Bytes allocated so far.
+    pub alloc: u64,
+    /// Live bytes (GHC only).
+    pub live: Option<u64>,
+    /// Resident set, bytes.
+    pub rss: u64,
+    /// Heap, bytes.
+    pub heap: u64,
+    /// Block-I/O wait ticks so far.
+    pub centi_blk_io: u64,
+    /// OS threads.
+    pub threads: u64,
+    /// Network bytes read so far.
+    pub net_rd: u64,
+    /// Network bytes written so far.
+    pub net_wr: u64,
+    /// File-system bytes read so far.
+    pub fs_rd: u64,
+    /// File-system bytes written so far.
+    pub fs_wr: u64,
+}
+
+/// What a trace line says, for the analysis.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// `Resources`.
+    Resources(Box<ResourceSample>),
+    /// The slot's leadership check begins (with ledger figures in the `…Plus` form).
+    StartLeadershipCheck {
+        /// The slot.
+        slot: u64,
+        /// UTxO size, if logged.
+        utxo_size: Option<u64>,
+        /// Chain density, if logged.
+        chain_density: Option<f64>,
+    },
+    /// `BlockContext`: the block the forger would build on (`tipBlockNo − 1`, as locli reads it).
+    BlockContext {
+        /// The slot.
+        slot: u64,
+        /// The block number.
+        block_no: u64,
+    },
+    /// `LedgerState` obtained for the slot.
+    LedgerState {
+        /// The slot.
+        slot: u64,
+    },
+    /// `LedgerView` obtained for the slot.
+    LedgerView {
+        /// The slot.
+        slot: u64,
+    },
+    /// The leadership decision.
+    LeadershipDecided {
+        /// The slot.
+        slot: u64,
+        /// Leader or not.
+        leader: bool,
+    },
+    /// The ledger state ticked to the slot.
+    TickedLedgerState {
+        /// The slot.
+        slot: u64,
+    },
+    /// The mempool snapshot for the block taken.
+    MempoolSnapshot {
+        /// The slot.
+        slot: u64,
+    },
+    /// A block was forged.
+    BlockForged {
+        /// The slot.
+        slot: u64,
+        /// Its number.
+        block_no: u64,
+        /// Its hash.
+        block: String,
+        /// Its predecessor's hash.
+        prev: String,
+    },
+    /// Chain sync saw a header.
+    SeenHeader {
+        /// The slot.
+        slot: u64,
+        /// The block number.
+        block_no: u64,
+        /// The hash.
+        block: String,
+    },
+    /// Block fetch asked for blocks.
+    FetchRequested {
+        /// The newest hash asked for.
+        head: String,
+        /// How many.
+        length: u64,
+    },
+    /// Block fetch completed a block.
+    FetchCompleted {
+        /// The hash.
+        block: String,
+    },
+    /// Chain sync served (announced) a header.
+    ServerSendHeader {
+        /// The hash (first 64 characters of the point).
+        block: String,
+    },
+    /// Block fetch served a block.
+    ServerSendBlock {
+        /// The hash.
+        block: String,
+    },
+    /// A block joined the current chain (the forger's `AdoptedBlock` carries its size).
+    AddedToCurrentChain {
+        /// The new tip's hash (first 64 characters of the point).
+        block: String,
+        /// The block's size, for the forger's own adoption.
+        size: Option<u64>,
+        /// How much the chain grew (1 unless logged).
+        chain_length_delta: i64,
+    },
+    /// The ledger took a snapshot.
+    TookSnapshot,
+    /// Ledger figures for a slot.
+    LedgerMetrics {
+        /// The slot.
+        slot: u64,
+        /// UTxO size.
+        utxo_size: Option<u64>,
+        /// Chain density.
+        chain_density: Option<f64>,
+    },
+    /// The generator's transactions acknowledged.
+    TxsAcked(Vec<String>),
+    /// Transactions collected from a peer.
+    TxsCollected(u64),
+    /// Transactions from a peer processed.
+    TxsProcessed {
+        /// Accepted.
+        accepted: u64,
+        /// Rejected.
+        rejected: u64,
+    },
+    /// The mempool's transaction count after a change.
+    MempoolTxs(u64),
+    /// The mempool refused a transaction.
+    MempoolRejectedTx,
+    /// The generator's summary.
+    GeneratorSummary {
+        /// No failures reported.
+        no_failures: bool,
+        /// Transactions sent.
+        sent: u64,
+        /// Seconds elapsed.
+        elapsed: f64,
+        /// Per-thread rates.
+        threadwise_tps: Vec<f64>,
+    },
+}
+
+/// One interpreted trace line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogObject {
+    /// When, nanoseconds since the Unix epoch.
+    pub at: u64,
+    /// The `host` field as logged (the analysis names hosts by file, as locli does, unless
+    /// asked otherwise).
+    pub host: String,
+    /// The event.
+    pub body: Body,
+}

@@ -1,0 +1,10 @@
+//! Log analysis of Ouroboros node clusters: what locli does, streaming and without its bugs.
+//!
+//! This crate reads logs only — never the emulated node's types — so it treats real
+//! cardano-node logs and ours alike. So far: ingestion (`names`, `event`, `ingest`, `source`):
+//! every line of every tracing system into a typed event or a counted skip.
+
+pub mod event;
+pub mod ingest;
+pub mod names;
+pub mod source;

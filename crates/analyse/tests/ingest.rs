@@ -1,0 +1,228 @@
+//! Ingestion against real cardano-node logs (`../shared/fixtures/real-logs`, counts as their
+//! README states them) and against every envelope shape the analysis must read.
+
+use std::path::{Path, PathBuf};
+
+use wb_analyse::event::{Body, LogObject};
+use wb_analyse::ingest::{Line, LineError, parse_line};
+use wb_analyse::source::{host_of, read_host};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/real-logs")
+        .join(name)
+}
+
+/// Reads a fixture as the logs of `host` (their file names are not host names).
+fn read(name: &str, host: &str) -> (wb_analyse::source::Counts, Vec<LogObject>) {
+    let mut events = Vec::new();
+    let counts = read_host(&[fixture(name)], host, |o| events.push(o)).unwrap();
+    (counts, events)
+}
+
+fn count(events: &[LogObject], f: impl Fn(&Body) -> bool) -> usize {
+    events.iter().filter(|o| f(&o.body)).count()
+}
+
+#[test]
+fn a_block_producers_tracer_output_reads_with_its_real_counts() {
+    let (c, ev) = read("block-producer-tracer-output.jsonl", "p1.example");
+    assert_eq!(c.lines, 861);
+    assert_eq!(
+        (c.bad, c.truncated, c.duplicates),
+        (0, 0, 0),
+        "{:?}",
+        c.bad_samples
+    );
+    assert_eq!(c.events + c.other, 861);
+    // 180 `…Plus` checks and one plain one.
+    assert_eq!(
+        count(&ev, |b| matches!(b, Body::StartLeadershipCheck { .. })),
+        181
+    );
+    assert_eq!(
+        count(&ev, |b| matches!(
+            b,
+            Body::LeadershipDecided { leader: false, .. }
+        )),
+        172
+    );
+    assert_eq!(
+        count(&ev, |b| matches!(
+            b,
+            Body::LeadershipDecided { leader: true, .. }
+        )),
+        9
+    );
+    assert_eq!(count(&ev, |b| matches!(b, Body::BlockForged { .. })), 9);
+    // 29 AddedToCurrentChain + 9 AdoptedBlock (the forger's own, with its size).
+    assert_eq!(
+        count(&ev, |b| matches!(
+            b,
+            Body::AddedToCurrentChain { size: None, .. }
+        )),
+        29
+    );
+    assert_eq!(
+        count(&ev, |b| matches!(
+            b,
+            Body::AddedToCurrentChain { size: Some(_), .. }
+        )),
+        9
+    );
+    assert_eq!(c.namespaces["Forge.StateInfo.StateInfo"], 181);
+    // One line (a Net.Server error) comes from another host.
+    assert_eq!(c.foreign_host_lines, 1);
+    assert!(ev.iter().all(|o| o.host == "p1.example"));
+    let forged = ev
+        .iter()
+        .find_map(|o| match &o.body {
+            Body::BlockForged { block, prev, .. } => Some((block.clone(), prev.clone())),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!((forged.0.len(), forged.1.len()), (64, 64));
+}
+
+#[test]
+fn array_namespaces_and_duplicate_lines() {
+    let (c, ev) = read("tracer-output-array-ns.jsonl", "p1.example");
+    assert_eq!(c.lines, 12);
+    assert!(c.duplicates > 0, "the file repeats lines");
+    assert_eq!(c.events + c.other + c.duplicates, 12);
+    assert_eq!(c.bad, 0);
+    assert!(ev.iter().any(|o| matches!(
+        o.body,
+        Body::StartLeadershipCheck {
+            slot: 584119,
+            utxo_size: Some(3),
+            ..
+        }
+    )));
+    assert!(
+        c.namespaces.keys().all(|ns| !ns.contains('[')),
+        "{:?}",
+        c.namespaces
+    );
+}
+
+#[test]
+fn the_2026_adoption_shape_and_human_lines() {
+    let (c, ev) = read("relay-adoption-2026-shape.jsonl", "lfl4");
+    assert_eq!((c.lines, c.events, c.other, c.bad), (2, 1, 1, 0));
+    match &ev[0].body {
+        Body::AddedToCurrentChain {
+            block,
+            chain_length_delta,
+            ..
+        } => {
+            assert!(block.starts_with("db3b5675") && block.len() == 64);
+            assert_eq!(*chain_length_delta, 1, "absent: one block");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The legacy human format is not JSON: counted, sampled with file and line, never a crash.
+    let (c, ev) = read("legacy-human-coloured.log", "wallet");
+    assert_eq!((c.lines, c.bad, ev.len()), (3, 3, 0));
+    assert!(
+        c.bad_samples[0].contains("legacy-human-coloured.log:1: not JSON"),
+        "{:?}",
+        c.bad_samples
+    );
+}
+
+#[test]
+fn legacy_journal_and_quirky_envelopes() {
+    // Legacy iohk-monitoring: one-element `ns`, the event in `data.kind`, forging wrapped.
+    let legacy = r#"{"at":"2021-03-01T10:00:00.5Z","ns":["cardano.node.Forge"],"data":{"credentials":"Cardano","val":{"kind":"TraceForgedBlock","slot":12,"blockNo":{"unBlockNo":4},"block":"aa","blockPrev":"bb"}},"app":[],"env":"1.25","msg":"","pid":"7","loc":null,"host":"h","sev":"Info","thread":"5"}"#;
+    let Ok(Line::Event(o, ns)) = parse_line(legacy) else {
+        panic!()
+    };
+    assert_eq!(ns, "cardano.node.Forge");
+    assert_eq!(o.at, 1_614_592_800_500_000_000);
+    assert_eq!(
+        o.body,
+        Body::BlockForged {
+            slot: 12,
+            block_no: 4,
+            block: "aa".into(),
+            prev: "bb".into()
+        }
+    );
+    let legacy_chain = r#"{"at":"2021-03-01T10:00:01Z","ns":["cardano.node.ChainDB"],"data":{"kind":"TraceAddBlockEvent.AddedToCurrentChain","newtip":"cc@13","chainLengthDelta":2},"host":"h","thread":"5"}"#;
+    assert!(matches!(
+        parse_line(legacy_chain),
+        Ok(Line::Event(
+            LogObject {
+                body: Body::AddedToCurrentChain {
+                    chain_length_delta: 2,
+                    ..
+                },
+                ..
+            },
+            _
+        ))
+    ));
+    // systemd journal export: the node's line in MESSAGE.
+    let journal = serde_json::json!({"__REALTIME_TIMESTAMP": "1", "_SYSTEMD_UNIT": "cardano-node.service",
+        "MESSAGE": r#"{"at":"2026-01-01T00:00:00Z","ns":"Forge.Loop.NodeIsLeader","data":{"kind":"TraceNodeIsLeader","slot":9},"sev":"Info","thread":"1","host":"n"}"#}).to_string();
+    assert!(matches!(
+        parse_line(&journal),
+        Ok(Line::Event(
+            LogObject {
+                body: Body::LeadershipDecided {
+                    slot: 9,
+                    leader: true
+                },
+                ..
+            },
+            _
+        ))
+    ));
+    // A chain-sync server's falling edge carries nothing for the analysis.
+    let edge = r#"{"at":"2026-01-01T00:00:00Z","ns":"ChainSync.ServerHeader.Update","data":{"kind":"ChainSyncServer.Update","risingEdge":false,"blockingRead":true,"addBlock":"dd@1"},"sev":"Info","thread":"1","host":"n"}"#;
+    assert!(matches!(parse_line(edge), Ok(Line::Other { .. })));
+    // A message the analysis reads but without a field it needs: named.
+    let broken = r#"{"at":"2026-01-01T00:00:00Z","ns":"Forge.Loop.ForgedBlock","data":{"kind":"TraceForgedBlock","slot":1},"sev":"Info","thread":"1","host":"n"}"#;
+    assert_eq!(
+        parse_line(broken),
+        Err(LineError::Data {
+            ns: "Forge.Loop.ForgedBlock".into(),
+            field: "blockNo"
+        })
+    );
+    assert_eq!(
+        parse_line(r#"{"ns":"x","data":{}}"#),
+        Err(LineError::Envelope("at"))
+    );
+    assert_eq!(parse_line("[INFO] starting"), Err(LineError::NotJson));
+}
+
+#[test]
+fn rotated_files_a_cut_last_line_and_hosts_from_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = dir.path().join("node-3");
+    std::fs::create_dir(&node).unwrap();
+    let line = |slot: u64| {
+        format!(
+            r#"{{"at":"2026-01-01T00:00:{slot:02}Z","ns":"Forge.Loop.StartLeadershipCheck","data":{{"kind":"TraceStartLeadershipCheck","slot":{slot}}},"sev":"Info","thread":"1","host":"node-3"}}"#
+        )
+    };
+    // Written out of name order; read in name (= time) order. The newer file ends mid-line.
+    let second = node.join("node-2026-01-01T00-00-10.json");
+    std::fs::write(&second, format!("{}\n{}", line(10), &line(11)[..50])).unwrap();
+    let first = node.join("node-2026-01-01T00-00-00.json");
+    std::fs::write(&first, format!("{}\n{}\n", line(1), line(2))).unwrap();
+    assert_eq!(host_of(&second), "node-3");
+    assert_eq!(host_of(Path::new("/x/logs-node-7.some.json")), "node-7");
+    assert_eq!(host_of(Path::new("/runs/r/node-2/stdout")), "node-2");
+    let mut slots = Vec::new();
+    let c = read_host(&[second, first], "node-3", |o| {
+        if let Body::StartLeadershipCheck { slot, .. } = o.body {
+            slots.push(slot);
+        }
+    })
+    .unwrap();
+    assert_eq!(slots, [1, 2, 10]);
+    assert_eq!((c.truncated, c.bad, c.foreign_host_lines), (1, 0, 0));
+}
