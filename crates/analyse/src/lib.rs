@@ -2,9 +2,11 @@
 //!
 //! This crate reads logs only — never the emulated node's types — so it treats real
 //! cardano-node logs and ours alike. So far: ingestion (`names`, `event`, `ingest`, `source`):
-//! every line of every tracing system into a typed event or a counted skip.
+//! every line of every tracing system into a typed event or a counted skip; and `resources`:
+//! cumulative resource samples into per-second rates.
 
 pub mod event;
 pub mod ingest;
 pub mod names;
+pub mod resources;
 pub mod source;
