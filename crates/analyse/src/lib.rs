@@ -7,6 +7,7 @@
 
 pub mod event;
 pub mod ingest;
+pub mod inventory;
 pub mod names;
 pub mod resources;
 pub mod source;

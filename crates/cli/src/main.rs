@@ -98,6 +98,10 @@ enum Command {
     /// generator, watch them to the scenario's end, stop everything, record how every process
     /// ended. `wb run list|show|stop|rm` manage runs.
     Run(RunCmd),
+    /// Analyse logs: a run directory (`wb analyse RUN`, a path, a tag or `current`) or any
+    /// cluster's log files (`wb analyse logs FILES…`). So far: every line of every host read and
+    /// accounted for, with spans, blocks and resource use per host (`analysis/logs.json`).
+    Analyse(AnalyseCmd),
     /// Check a trace configuration and print how it resolves for every namespace.
     TraceConfig {
         /// A node configuration file (YAML or JSON).
@@ -184,6 +188,99 @@ enum RunAction {
         #[arg(required = true)]
         tags: Vec<String>,
     },
+}
+
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+struct AnalyseCmd {
+    #[command(subcommand)]
+    action: Option<AnalyseAction>,
+    /// A run directory, or a run's tag (or `current`) under the runs directory.
+    run: Option<String>,
+    /// The directory holding runs (default: $WB_RUNS_DIR, else `runs`).
+    #[arg(long, global = true)]
+    runs_dir: Option<PathBuf>,
+    /// Where to write the results (default: the run's `analysis/`).
+    #[arg(long, global = true)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum AnalyseAction {
+    /// Log files of any cluster (real cardano-nodes included); hosts are named from the file
+    /// names as locli does (`logs-node-3.json` → `node-3`, `node-3/node-….json` → `node-3`).
+    Logs {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// Reads every host's logs and writes `logs.json` into `out`; prints a table.
+fn analyse_hosts(hosts: &[wb_analyse::inventory::HostLogs], out: &Path) -> anyhow::Result<()> {
+    anyhow::ensure!(!hosts.is_empty(), "no log files found");
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let summaries = wb_analyse::inventory::summarise(hosts, threads)?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let path = out.join("logs.json");
+    let doc = serde_json::json!({ "hosts": summaries });
+    std::fs::write(&path, serde_json::to_string_pretty(&doc)? + "\n")
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!(
+        "{:<16} {:>9} {:>9} {:>6} {:>5} {:>11} {:>6} {:>7} {:>7} {:>7}",
+        "host", "lines", "events", "bad", "dup", "slots", "forged", "adopted", "cpu%", "rss MiB"
+    );
+    for s in &summaries {
+        let slots = match (s.first_slot, s.last_slot) {
+            (Some(a), Some(b)) => format!("{a}–{b}"),
+            _ => "-".into(),
+        };
+        println!(
+            "{:<16} {:>9} {:>9} {:>6} {:>5} {:>11} {:>6} {:>7} {:>7} {:>7}",
+            s.host,
+            s.lines,
+            s.events,
+            s.bad,
+            s.duplicates,
+            slots,
+            s.forged,
+            s.adopted,
+            s.cpu_pct_mean.map_or("-".into(), |c| format!("{c:.1}")),
+            s.rss_mib_max.map_or("-".into(), |r| format!("{r:.0}")),
+        );
+        for sample in &s.bad_samples {
+            println!("    bad line: {sample}");
+        }
+    }
+    let bad: u64 = summaries.iter().map(|s| s.bad).sum();
+    let lines: u64 = summaries.iter().map(|s| s.lines).sum();
+    println!(
+        "{} hosts, {lines} lines, {bad} unreadable (counted and skipped) → {}",
+        summaries.len(),
+        path.display()
+    );
+    Ok(())
+}
+
+fn analyse_cmd(cmd: AnalyseCmd) -> anyhow::Result<()> {
+    match cmd.action {
+        Some(AnalyseAction::Logs { files }) => {
+            let out = cmd.out.unwrap_or_else(|| PathBuf::from("analysis"));
+            analyse_hosts(&wb_analyse::inventory::group_by_host(&files), &out)
+        }
+        None => {
+            let arg = cmd.run.ok_or_else(|| {
+                anyhow::anyhow!("wb analyse: which run? (a directory, a tag or `current`)")
+            })?;
+            let dir = if Path::new(&arg).join("meta.json").is_file() {
+                PathBuf::from(&arg)
+            } else {
+                wb_run::rundir::RunDir::open(&runs_dir(cmd.runs_dir), &arg)?.path
+            };
+            let out = cmd.out.unwrap_or_else(|| dir.join("analysis"));
+            analyse_hosts(&wb_analyse::inventory::run_dir_logs(&dir), &out)
+        }
+    }
 }
 
 fn runs_dir(arg: Option<PathBuf>) -> PathBuf {
@@ -314,9 +411,17 @@ fn run_cmd(cmd: RunCmd) -> anyhow::Result<()> {
                 "{}",
                 wb_run::summary::render(&finished.run.meta()?, &finished.run.path)
             );
+            // The analysis as far as this wb has it: every host's logs read and accounted for.
+            let dir = &finished.run.path;
             println!(
-                "  analysis: not available in this wb yet; the run directory holds everything it needs"
+                "analysis (log accounting so far; block propagation and machine performance are to come):"
             );
+            if let Err(e) = analyse_hosts(
+                &wb_analyse::inventory::run_dir_logs(dir),
+                &dir.join("analysis"),
+            ) {
+                println!("  analysis failed: {e:#}");
+            }
             std::process::exit(match finished.outcome.status {
                 wb_run::lifecycle::Status::Finished => 0,
                 wb_run::lifecycle::Status::Failed => 1,
@@ -368,6 +473,7 @@ fn main() -> anyhow::Result<()> {
         } => tracer(&config, &min_log_severity),
         Command::Profile { action } => profile(action),
         Command::Run(cmd) => run_cmd(cmd),
+        Command::Analyse(cmd) => analyse_cmd(cmd),
         Command::Txgen {
             config,
             tracer_socket_path_connect,

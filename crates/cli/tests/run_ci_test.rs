@@ -91,6 +91,21 @@ fn wb_run_ci_test_produces_a_complete_run_directory() {
     // The generator's traces were forwarded too.
     assert!(run.join("tracer/logs/txgen").is_dir());
 
+    // The run ends with the analysis this wb has: every host's logs accounted for.
+    assert!(stdout.contains("0 unreadable"), "{stdout}");
+    let logs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("analysis/logs.json")).unwrap())
+            .unwrap();
+    let hosts = logs["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 7, "6 nodes and the generator");
+    for h in hosts {
+        assert_eq!(h["bad"], 0, "{h}");
+        if h["host"].as_str().unwrap().starts_with("node-") {
+            assert!(h["adopted"].as_u64().unwrap() >= 20, "{h}");
+            assert!(h["cpu_pct_mean"].as_f64().is_some(), "{h}");
+        }
+    }
+
     // `wb run list` and `show` see it.
     let list = s.wb_run(&["list"]).output().unwrap();
     let list = String::from_utf8_lossy(&list.stdout);

@@ -1,0 +1,66 @@
+//! `wb analyse logs` on real cardano-node logs: every line accounted for, unreadable ones
+//! counted with their file and line, the results in `logs.json`.
+
+use std::process::Command;
+
+#[test]
+fn analyse_logs_accounts_for_every_line_of_real_logs() {
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/real-logs");
+    let out = tempfile::tempdir().unwrap();
+    let r = Command::new(env!("CARGO_BIN_EXE_wb"))
+        .args(["analyse", "logs"])
+        .arg(fixtures.join("block-producer-tracer-output.jsonl"))
+        .arg(fixtures.join("tracer-output-array-ns.jsonl"))
+        .arg(fixtures.join("legacy-human-coloured.log"))
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&r.stdout);
+    assert!(
+        r.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert!(
+        stdout.contains("3 hosts, 876 lines, 3 unreadable"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("legacy-human-coloured.log:1: not JSON"),
+        "{stdout}"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("logs.json")).unwrap())
+            .unwrap();
+    let hosts = doc["hosts"].as_array().unwrap();
+    let bp = hosts
+        .iter()
+        .find(|h| h["host"] == "block-producer-tracer-output")
+        .unwrap();
+    assert_eq!(bp["lines"], 861);
+    assert_eq!(bp["forged"], 9);
+    assert_eq!(bp["adopted"], 29);
+    assert_eq!(bp["leadership_checks"], 181);
+    assert_eq!(bp["namespaces"]["Forge.StateInfo.StateInfo"], 181);
+    let arr = hosts
+        .iter()
+        .find(|h| h["host"] == "tracer-output-array-ns")
+        .unwrap();
+    assert_eq!(
+        arr["duplicates"].as_u64().unwrap()
+            + arr["events"].as_u64().unwrap()
+            + arr["other"].as_u64().unwrap(),
+        12
+    );
+
+    // Nothing to read is an error that says so.
+    let r = Command::new(env!("CARGO_BIN_EXE_wb"))
+        .args(["analyse", "no-such-run", "--runs-dir"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("no run \"no-such-run\""));
+}
