@@ -134,6 +134,12 @@ pub enum Body {
         /// How much the chain grew (1 unless logged).
         chain_length_delta: i64,
     },
+    /// The node switched to a fork ending in this block: every block from the fork point up to
+    /// it joined its chain (locli does not read this message, so it misses those adoptions).
+    SwitchedToAFork {
+        /// The new tip's hash.
+        block: String,
+    },
     /// The ledger took a snapshot.
     TookSnapshot,
     /// Ledger figures for a slot.

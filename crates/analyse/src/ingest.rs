@@ -232,6 +232,9 @@ impl Data<'_> {
                 size: self.opt_u64("blockSize"),
                 chain_length_delta: 1,
             },
+            Kind::SwitchedToAFork => Body::SwitchedToAFork {
+                block: self.hash("newtip")?,
+            },
             Kind::TookSnapshot => Body::TookSnapshot,
             Kind::LedgerMetrics => Body::LedgerMetrics {
                 slot: slot()?,

@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
 
-use crate::event::Body;
+use crate::chain::{Chain, ChainBuilder};
+use crate::event::{Body, LogObject};
 use crate::resources::Accumulator;
 use crate::source::{Counts, SourceError, host_of, read_host};
 
@@ -129,8 +130,8 @@ fn rfc3339(ns: u64) -> String {
     String::from_utf8_lossy(&b).into_owned()
 }
 
-/// Reads one host.
-pub fn summarise_host(h: &HostLogs) -> Result<HostSummary, SourceError> {
+/// Reads one host: its summary, and its block events for the chain.
+pub fn summarise_host(h: &HostLogs) -> Result<(HostSummary, Vec<LogObject>), SourceError> {
     let mut s = HostSummary {
         host: h.host.clone(),
         files: h.files.len(),
@@ -139,9 +140,20 @@ pub fn summarise_host(h: &HostLogs) -> Result<HostSummary, SourceError> {
     let (mut first, mut last) = (None::<u64>, None::<u64>);
     let mut acc = Accumulator::default();
     let (mut cpu_sum, mut cpu_dt) = (0.0, 0.0);
+    let mut block_events = Vec::new();
     let counts: Counts = read_host(&h.files, &h.host, |o| {
         first = Some(first.map_or(o.at, |f| f.min(o.at)));
         last = Some(last.map_or(o.at, |l| l.max(o.at)));
+        if matches!(
+            o.body,
+            Body::BlockForged { .. }
+                | Body::SeenHeader { .. }
+                | Body::FetchCompleted { .. }
+                | Body::AddedToCurrentChain { .. }
+                | Body::SwitchedToAFork { .. }
+        ) {
+            block_events.push(o.clone());
+        }
         match o.body {
             Body::StartLeadershipCheck { slot, .. } => {
                 s.leadership_checks += 1;
@@ -174,14 +186,18 @@ pub fn summarise_host(h: &HostLogs) -> Result<HostSummary, SourceError> {
     s.bad_samples = counts.bad_samples;
     s.foreign_host_lines = counts.foreign_host_lines;
     s.namespaces = counts.namespaces;
-    Ok(s)
+    Ok((s, block_events))
 }
 
-/// Reads every host, `threads` at a time; results in host order.
-pub fn summarise(hosts: &[HostLogs], threads: usize) -> Result<Vec<HostSummary>, SourceError> {
+/// Reads every host, `threads` at a time: summaries in host order, and the chain built from
+/// every host's block events.
+pub fn summarise(
+    hosts: &[HostLogs],
+    threads: usize,
+) -> Result<(Vec<HostSummary>, Chain), SourceError> {
     let next = AtomicUsize::new(0);
-    let out: Mutex<Vec<Option<Result<HostSummary, SourceError>>>> =
-        Mutex::new((0..hosts.len()).map(|_| None).collect());
+    type Slot = Option<Result<(HostSummary, Vec<LogObject>), SourceError>>;
+    let out: Mutex<Vec<Slot>> = Mutex::new((0..hosts.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..threads.max(1).min(hosts.len().max(1)) {
             scope.spawn(|| {
@@ -195,9 +211,19 @@ pub fn summarise(hosts: &[HostLogs], threads: usize) -> Result<Vec<HostSummary>,
             });
         }
     });
-    out.into_inner()
+    let mut chain = ChainBuilder::default();
+    let mut summaries = Vec::new();
+    for r in out
+        .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .into_iter()
         .flatten()
-        .collect()
+    {
+        let (s, events) = r?;
+        for e in &events {
+            chain.add(&s.host, e);
+        }
+        summaries.push(s);
+    }
+    Ok((summaries, chain.finish()))
 }

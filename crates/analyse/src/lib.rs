@@ -3,8 +3,12 @@
 //! This crate reads logs only — never the emulated node's types — so it treats real
 //! cardano-node logs and ours alike. So far: ingestion (`names`, `event`, `ingest`, `source`):
 //! every line of every tracing system into a typed event or a counted skip; and `resources`:
-//! cumulative resource samples into per-second rates.
+//! cumulative resource samples into per-second rates; `cdf`: locli's statistics; `chain`: the
+//! chain across hosts with forks and per-observer times; `inventory`: a first pass over every
+//! host of a run or file list.
 
+pub mod cdf;
+pub mod chain;
 pub mod event;
 pub mod ingest;
 pub mod inventory;

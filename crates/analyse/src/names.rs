@@ -42,6 +42,8 @@ pub enum Kind {
     AddedToCurrentChain,
     /// The forger adopted its block.
     AdoptedBlock,
+    /// A switch to a fork (not in locli's table).
+    SwitchedToAFork,
     /// Ledger snapshot.
     TookSnapshot,
     /// `LedgerMetrics`.
@@ -238,6 +240,10 @@ const EXTRA_NEW: &[(&str, Kind)] = &[
     ),
     ("Forge.Loop.ForgeTickedLedgerState", Kind::TickedLedgerState),
     ("Forge.Loop.ForgingMempoolSnapshot", Kind::MempoolSnapshot),
+    (
+        "ChainDB.AddBlockEvent.SwitchedToAFork",
+        Kind::SwitchedToAFork,
+    ),
 ];
 
 /// The message a line is, from its namespace and `data.kind`, in locli's lookup order.
@@ -252,6 +258,9 @@ pub fn lookup(ns: &str, kind: Option<&str>) -> Option<Kind> {
         return Some(k);
     }
     let kind = kind?;
+    if kind == "TraceAddBlockEvent.SwitchedToAFork" {
+        return Some(Kind::SwitchedToAFork);
+    }
     let stripped = kind.strip_prefix("Cardano.Node.").unwrap_or(kind);
     if let Some(k) = TABLE.iter().find(|r| r.1 == Some(stripped)).map(|r| r.3) {
         return Some(k);

@@ -220,7 +220,7 @@ enum AnalyseAction {
 fn analyse_hosts(hosts: &[wb_analyse::inventory::HostLogs], out: &Path) -> anyhow::Result<()> {
     anyhow::ensure!(!hosts.is_empty(), "no log files found");
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let summaries = wb_analyse::inventory::summarise(hosts, threads)?;
+    let (summaries, chain) = wb_analyse::inventory::summarise(hosts, threads)?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let path = out.join("logs.json");
     let doc = serde_json::json!({ "hosts": summaries });
@@ -251,6 +251,48 @@ fn analyse_hosts(hosts: &[wb_analyse::inventory::HostLogs], out: &Path) -> anyho
         for sample in &s.bad_samples {
             println!("    bad line: {sample}");
         }
+    }
+    // Block propagation so far: adoption delays of main-chain blocks over every observer.
+    // Observers: hosts that run a chain (a generator or a tracer adopts nothing).
+    let names: Vec<&str> = summaries
+        .iter()
+        .filter(|s| s.adopted > 0 || s.leadership_checks > 0)
+        .map(|s| s.host.as_str())
+        .collect();
+    let delays: Vec<f64> = chain
+        .main
+        .iter()
+        .flat_map(|b| b.adoption_delays())
+        .collect();
+    let missing: usize = chain
+        .main
+        .iter()
+        .map(|b| b.missing_adoptions(names.iter().copied()))
+        .sum();
+    let adoption = wb_analyse::cdf::cdf(&wb_analyse::cdf::ADOPTION_CENTILES, &delays);
+    let chain_path = out.join("chain.json");
+    let doc =
+        serde_json::json!({ "adoption": adoption, "missing_adoptions": missing, "chain": chain });
+    std::fs::write(&chain_path, serde_json::to_string_pretty(&doc)? + "\n")
+        .with_context(|| format!("writing {}", chain_path.display()))?;
+    if !chain.main.is_empty() {
+        let at = |c: f64| {
+            adoption
+                .samples
+                .iter()
+                .find(|s| s.0 == c)
+                .map_or(0.0, |s| s.1)
+        };
+        println!(
+            "chain: {} blocks, {} lost in forks; adoption after forging: p50 {:.3} s, p90 {:.3} s, max {:.3} s over {} observations, {missing} missing → {}",
+            chain.main.len(),
+            chain.forks.len(),
+            at(0.5),
+            at(0.9),
+            adoption.range.1,
+            adoption.size,
+            chain_path.display()
+        );
     }
     let bad: u64 = summaries.iter().map(|s| s.bad).sum();
     let lines: u64 = summaries.iter().map(|s| s.lines).sum();

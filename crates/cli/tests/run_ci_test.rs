@@ -106,6 +106,16 @@ fn wb_run_ci_test_produces_a_complete_run_directory() {
         }
     }
 
+    // The chain across hosts: every main-chain block adopted by the five other nodes.
+    let chain: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("analysis/chain.json")).unwrap())
+            .unwrap();
+    let blocks = chain["chain"]["main"].as_array().unwrap().len();
+    assert!(blocks >= 20, "{blocks}");
+    assert_eq!(chain["missing_adoptions"], 0);
+    assert_eq!(chain["adoption"]["cdfSize"], blocks * 5);
+    assert!(stdout.contains("chain: "), "{stdout}");
+
     // `wb run list` and `show` see it.
     let list = s.wb_run(&["list"]).output().unwrap();
     let list = String::from_utf8_lossy(&list.stdout);
