@@ -131,6 +131,7 @@ fn node(s: ForwarderSettings) -> (Dispatcher, wb_trace::Tracer<Seq>) {
 }
 
 /// `n` of every `Test.Seq` line in the `.json` files of a node's log directory, in file order.
+/// Only whole lines count: a poll may catch the tracer in the middle of writing the last one.
 fn seqs(dir: &Path) -> Vec<u64> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
@@ -139,8 +140,9 @@ fn seqs(dir: &Path) -> Vec<u64> {
     files.sort();
     let mut out = Vec::new();
     for f in files {
-        for line in std::fs::read_to_string(f).unwrap().lines() {
-            let v: Value = serde_json::from_str(line).unwrap();
+        let text = std::fs::read_to_string(f).unwrap();
+        for line in text.split_inclusive('\n').filter(|l| l.ends_with('\n')) {
+            let v: Value = serde_json::from_str(line.trim_end()).unwrap();
             if v["ns"] == "Test.Seq" {
                 out.push(v["data"]["n"].as_u64().unwrap());
             }
