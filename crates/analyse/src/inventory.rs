@@ -124,12 +124,6 @@ pub struct HostSummary {
     pub namespaces: BTreeMap<String, u64>,
 }
 
-fn rfc3339(ns: u64) -> String {
-    let mut b = Vec::new();
-    wb_trace::time::write_machine_time(&mut b, ns);
-    String::from_utf8_lossy(&b).into_owned()
-}
-
 /// Reads one host: its summary, and its block events for the chain.
 pub fn summarise_host(h: &HostLogs) -> Result<(HostSummary, Vec<LogObject>), SourceError> {
     let mut s = HostSummary {
@@ -175,8 +169,8 @@ pub fn summarise_host(h: &HostLogs) -> Result<(HostSummary, Vec<LogObject>), Sou
         }
     })?;
     s.cpu_pct_mean = (cpu_dt > 0.0).then(|| cpu_sum / cpu_dt);
-    s.first_at = first.map(rfc3339);
-    s.last_at = last.map(rfc3339);
+    s.first_at = first.map(wb_trace::time::machine_time);
+    s.last_at = last.map(wb_trace::time::machine_time);
     s.lines = counts.lines;
     s.events = counts.events;
     s.other = counts.other;

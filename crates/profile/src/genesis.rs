@@ -53,7 +53,7 @@ pub fn genesis_json(profile: &Profile, keys: &Keys, seed: u64, system_start: u64
         params.insert("maxBlockBodySize".into(), json!(max));
     }
     json!({
-        "systemStart": rfc3339(system_start),
+        "systemStart": wb_trace::time::machine_time(system_start * 1_000_000_000),
         "networkMagic": g.network_magic,
         "slotLength": g.slot_duration,
         "epochLength": g.epoch_length,
@@ -142,11 +142,4 @@ pub fn write(
         serde_json::to_string_pretty(&genesis_json(profile, &k, seed, system_start))?,
     )?;
     Ok(entry)
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` for Unix seconds.
-fn rfc3339(secs: u64) -> String {
-    let mut b = Vec::new();
-    wb_trace::time::write_machine_time(&mut b, secs * 1_000_000_000);
-    String::from_utf8_lossy(&b).into_owned()
 }

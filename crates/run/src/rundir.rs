@@ -65,15 +65,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RunDirError + '_ {
 
 /// `YYYY-MM-DD-HH-MM-SS-<profile>-<commit>`: sortable by time, says what ran and which wb ran it.
 pub fn make_tag(unix_secs: u64, profile: &str, commit: &str) -> String {
-    let mut b = Vec::new();
-    wb_trace::time::write_machine_time(&mut b, unix_secs * 1_000_000_000);
-    // `2026-11-24T06:15:36Z` → `2026-11-24-06-15-36`
-    let t: String = String::from_utf8_lossy(&b)
-        .trim_end_matches('Z')
-        .chars()
-        .map(|c| if c == 'T' || c == ':' { '-' } else { c })
-        .collect();
-    format!("{t}-{profile}-{commit}")
+    format!("{}-{profile}-{commit}", crate::timing::tag_time(unix_secs))
 }
 
 /// Whether `tag` is usable as a directory and a job name.

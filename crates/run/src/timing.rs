@@ -39,9 +39,12 @@ pub struct Timing {
 
 /// RFC 3339 (`2026-11-24T06:15:36Z`) for Unix seconds.
 pub fn rfc3339(secs: u64) -> String {
-    let mut b = Vec::new();
-    wb_trace::time::write_machine_time(&mut b, secs * 1_000_000_000);
-    String::from_utf8_lossy(&b).into_owned()
+    wb_trace::time::machine_time(secs * 1_000_000_000)
+}
+
+/// The time part of a run tag: `2026-11-24-06-15-36` for Unix seconds.
+pub fn tag_time(secs: u64) -> String {
+    rfc3339(secs).trim_end_matches('Z').replace([':', 'T'], "-")
 }
 
 /// Unix seconds now.

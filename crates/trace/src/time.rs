@@ -91,6 +91,14 @@ pub fn write_machine_time(out: &mut Vec<u8>, unix_nanos: u64) {
     out.push(b'Z');
 }
 
+/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z` as a string (see [`write_machine_time`]).
+pub fn machine_time(unix_nanos: u64) -> String {
+    let mut b = Vec::with_capacity(30);
+    write_machine_time(&mut b, unix_nanos);
+    // Only ASCII digits and separators are written.
+    String::from_utf8(b).unwrap_or_default()
+}
+
 /// Appends `YYYY-MM-DD HH:MM:SS[.ffff]Z`, the human format's `%F %H:%M:%S%4QZ`.
 pub fn write_human_time(out: &mut Vec<u8>, unix_nanos: u64) {
     let secs = unix_nanos / 1_000_000_000;

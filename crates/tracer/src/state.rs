@@ -255,11 +255,7 @@ impl ClusterState {
 
     /// The live page's JSON.
     pub fn snapshot(&self) -> Value {
-        let iso = |nanos: u64| {
-            let mut b = Vec::new();
-            wb_trace::time::write_machine_time(&mut b, nanos);
-            String::from_utf8(b).unwrap_or_default()
-        };
+        let iso = wb_trace::time::machine_time;
         let nodes: Vec<Value> = self
             .nodes
             .values()
