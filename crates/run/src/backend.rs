@@ -109,6 +109,8 @@ pub trait Backend {
     fn cleanup(&mut self, run: &RunDir) -> Result<(), BackendError>;
     /// The files holding a process's trace lines, as far as they exist now.
     fn log_files(&self, run: &RunDir, name: &str) -> Vec<PathBuf>;
+    /// The last lines of a process's own output (stderr, stdout), for failure reports.
+    fn log_tail(&self, run: &RunDir, name: &str) -> String;
 
     /// Starts the tracer (if the plan has one).
     fn start_tracer(&mut self, run: &RunDir, plan: &Plan) -> Result<(), BackendError> {

@@ -212,7 +212,7 @@ impl Supervisor<'_> {
                 let how = x.describe();
                 self.exits.insert(name.clone(), x);
                 if bad {
-                    let tail = crate::local::LocalBackend::tail_of(self.run, &name);
+                    let tail = self.backend.log_tail(self.run, &name);
                     return Waited::Failed(format!(
                         "{name} ended unexpectedly ({how}); last lines of its logs:\n{tail}"
                     ));

@@ -100,11 +100,6 @@ impl LocalBackend {
         }
         out
     }
-
-    /// The last lines of a process's stdout and stderr, for reports.
-    pub fn tail_of(run: &RunDir, name: &str) -> String {
-        Self::logs_tail(&run.join(name))
-    }
 }
 
 impl Backend for LocalBackend {
@@ -260,6 +255,11 @@ impl Backend for LocalBackend {
             }
         }
         Ok(())
+    }
+
+    fn log_tail(&self, run: &RunDir, name: &str) -> String {
+        // A process's directory is named after it.
+        Self::logs_tail(&run.join(name))
     }
 
     fn log_files(&self, run: &RunDir, name: &str) -> Vec<PathBuf> {
