@@ -18,10 +18,7 @@ fn sigint(pid: u32) {
 fn ctrl_c_stops_every_process_and_keeps_the_logs() {
     let s = Scratch::new();
     let mut wb = s.spawn(&["ci-test", "--set", "composition.n_pools=3"]);
-    wait_for("the generator to start", 60, || {
-        s.runs().join("current").exists() && s.current().join("generator/pid").exists()
-    });
-    let run = s.current();
+    let run = s.started("generator");
     wait_for("blocks in node-0's log", 60, || {
         node_log(&run, "node-0").contains("AddedToCurrentChain")
     });
@@ -66,10 +63,7 @@ fn ctrl_c_stops_every_process_and_keeps_the_logs() {
 fn a_killed_node_is_reported_by_name() {
     let s = Scratch::new();
     let mut wb = s.spawn(&["idle", "--set", "composition.n_pools=3", "--quiet"]);
-    wait_for("node-2 to start", 60, || {
-        s.runs().join("current").exists() && s.current().join("node-2/pid").exists()
-    });
-    let run = s.current();
+    let run = s.started("node-2");
     let pid: u32 = std::fs::read_to_string(run.join("node-2/pid"))
         .unwrap()
         .trim()
@@ -264,10 +258,7 @@ fn tracer_only_and_chainsync_scenarios() {
 fn wb_run_stop_stops_a_live_run() {
     let s = Scratch::new();
     let mut wb = s.spawn(&["idle", "--set", "composition.n_pools=2", "--quiet"]);
-    wait_for("node-1 to start", 60, || {
-        s.runs().join("current").exists() && s.current().join("node-1/pid").exists()
-    });
-    let run = s.current();
+    let run = s.started("node-1");
     let pids = pids(&run);
     let stop = s.wb_run(&["stop"]).output().unwrap();
     assert!(

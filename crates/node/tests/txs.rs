@@ -165,6 +165,66 @@ async fn a_submitted_transaction_reaches_every_node_and_a_block() {
     );
 }
 
+/// Genesis funds of each wallet in the full-mempool tests.
+const FUNDS: u64 = 1_000_000_000_000;
+
+/// Writes `spec`'s testnet with 1,500-byte blocks (so a 3,000-byte mempool) and starts it.
+async fn small_block_testnet(
+    dir: &std::path::Path,
+    spec: &TestnetSpec,
+    shutdown_slot: u64,
+) -> Vec<testnet::TestNode> {
+    let seeds = testnet::write_genesis(dir, spec).unwrap();
+    let path = dir.join("genesis.json");
+    let mut g: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    g["protocolParams"] = serde_json::json!({"maxBlockBodySize": 1500});
+    std::fs::write(&path, g.to_string()).unwrap();
+    testnet::start(dir, spec, &seeds, shutdown_slot)
+        .await
+        .unwrap()
+}
+
+/// Pays 2 ada `n` times from `wallet`'s genesis funds, each payment spending the previous one's
+/// change, each submitted to `socket` and answered (waiting for room if need be) before the
+/// next; `accepted(size)` runs after each acceptance. Returns the last change output.
+async fn pay_chain(
+    wallet: &Wallet,
+    socket: &std::path::Path,
+    n: usize,
+    mut accepted: impl FnMut(usize),
+) -> TxIn {
+    let params = ProtocolParams::default();
+    let to = Wallet::from_seed([0x58; 32], 0).address();
+    let mut input = (
+        TxIn {
+            tx_id: wb_ledger::crypto::blake2b_256(&wallet.address()),
+            index: 0,
+        },
+        FUNDS,
+    );
+    for i in 0..n {
+        let (tx, fee) = wallet
+            .build_payment(&[input], &[(to.clone(), 2_000_000)], None, &params)
+            .unwrap();
+        let size = tx.len();
+        let id = wb_ledger::tx::decode_tx(&tx).unwrap().id;
+        let reply = tokio::time::timeout(Duration::from_secs(30), submit(socket, tx))
+            .await
+            .expect("a waiting submission is answered once blocks make room");
+        assert_eq!(reply, LocalTxSubmission::AcceptTx, "tx {i}");
+        accepted(size);
+        input = (
+            TxIn {
+                tx_id: id,
+                index: 1,
+            },
+            input.1 - 2_000_000 - fee,
+        );
+    }
+    input.0
+}
+
 /// A full mempool makes a local submitter wait for room (as cardano-node's mempool blocks local
 /// clients) instead of refusing with MempoolFull: a chain of transactions several times the
 /// mempool's capacity, submitted one after the other, is accepted whole as blocks make room.
@@ -172,7 +232,6 @@ async fn a_submitted_transaction_reaches_every_node_and_a_block() {
 async fn a_full_mempool_makes_local_submitters_wait_not_fail() {
     let dir = tempfile::tempdir().unwrap();
     let wallet = Wallet::from_seed([0x57; 32], 0);
-    let funds = 1_000_000_000_000u64;
     let spec = TestnetSpec {
         nodes: 1,
         pools: 1,
@@ -183,52 +242,16 @@ async fn a_full_mempool_makes_local_submitters_wait_not_fail() {
         shape: Shape::Mesh,
         start_in_ms: 300,
         severity: "Info",
-        funds: vec![(wallet.address(), funds)],
+        funds: vec![(wallet.address(), FUNDS)],
     };
-    let seeds = testnet::write_genesis(dir.path(), &spec).unwrap();
-    // Small blocks, so a small mempool (twice a block).
-    let path = dir.path().join("genesis.json");
-    let mut g: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    g["protocolParams"] = serde_json::json!({"maxBlockBodySize": 1500});
-    std::fs::write(&path, g.to_string()).unwrap();
-    let nodes = testnet::start(dir.path(), &spec, &seeds, 600)
-        .await
-        .unwrap();
+    let nodes = small_block_testnet(dir.path(), &spec, 600).await;
     let capacity = 3000;
-
-    let params = ProtocolParams::default();
-    let to = Wallet::from_seed([0x58; 32], 0).address();
-    let mut input = (
-        TxIn {
-            tx_id: wb_ledger::crypto::blake2b_256(&wallet.address()),
-            index: 0,
-        },
-        funds,
-    );
     let mut total = 0;
-    for i in 0..60 {
-        let (tx, fee) = wallet
-            .build_payment(&[input], &[(to.clone(), 2_000_000)], None, &params)
-            .unwrap();
-        total += tx.len();
-        let id = wb_ledger::tx::decode_tx(&tx).unwrap().id;
-        let reply = tokio::time::timeout(
-            Duration::from_secs(30),
-            submit(&dir.path().join("node-0.socket"), tx),
-        )
-        .await
-        .expect("a waiting submission is answered once blocks make room");
-        assert_eq!(reply, LocalTxSubmission::AcceptTx, "tx {i}");
+    pay_chain(&wallet, &dir.path().join("node-0.socket"), 60, |size| {
+        total += size;
         assert!(nodes[0].node.mempool_size().bytes <= capacity);
-        input = (
-            TxIn {
-                tx_id: id,
-                index: 1,
-            },
-            input.1 - 2_000_000 - fee,
-        );
-    }
+    })
+    .await;
     assert!(
         total > 2 * capacity as usize,
         "the chain ({total} B) overflows the mempool"
@@ -252,7 +275,6 @@ async fn a_full_mempool_holds_peer_transactions_until_blocks_make_room() {
         Wallet::from_seed([0x67; 32], 0),
         Wallet::from_seed([0x66; 32], 0),
     ];
-    let funds = 1_000_000_000_000u64;
     let spec = TestnetSpec {
         nodes: 2,
         pools: 1,
@@ -263,53 +285,17 @@ async fn a_full_mempool_holds_peer_transactions_until_blocks_make_room() {
         shape: Shape::Line,
         start_in_ms: 300,
         severity: "Info",
-        funds: wallets.iter().map(|w| (w.address(), funds)).collect(),
+        funds: wallets.iter().map(|w| (w.address(), FUNDS)).collect(),
     };
-    let seeds = testnet::write_genesis(dir.path(), &spec).unwrap();
-    let path = dir.path().join("genesis.json");
-    let mut g: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    g["protocolParams"] = serde_json::json!({"maxBlockBodySize": 1500});
-    std::fs::write(&path, g.to_string()).unwrap();
-    let nodes = testnet::start(dir.path(), &spec, &seeds, 100_000)
-        .await
-        .unwrap();
-
-    // A chain of 40 payments from `wallet`, one after the other, to `socket`; the last output.
-    let chain = |wallet: Wallet, socket: std::path::PathBuf| async move {
-        let params = ProtocolParams::default();
-        let to = Wallet::from_seed([0x68; 32], 0).address();
-        let mut input = (
-            TxIn {
-                tx_id: wb_ledger::crypto::blake2b_256(&wallet.address()),
-                index: 0,
-            },
-            funds,
-        );
-        for i in 0..40 {
-            let (tx, fee) = wallet
-                .build_payment(&[input], &[(to.clone(), 2_000_000)], None, &params)
-                .unwrap();
-            let id = wb_ledger::tx::decode_tx(&tx).unwrap().id;
-            let reply = tokio::time::timeout(Duration::from_secs(30), submit(&socket, tx))
-                .await
-                .expect("answered once there is room");
-            assert_eq!(reply, LocalTxSubmission::AcceptTx, "tx {i}");
-            input = (
-                TxIn {
-                    tx_id: id,
-                    index: 1,
-                },
-                input.1 - 2_000_000 - fee,
-            );
-        }
-        input.0
-    };
+    let nodes = small_block_testnet(dir.path(), &spec, 100_000).await;
     // One chain straight to the forger (node-0), one to the relay (node-1), at the same time.
-    let [a, b] = wallets;
+    let (forger, relay) = (
+        dir.path().join("node-0.socket"),
+        dir.path().join("node-1.socket"),
+    );
     let (last_a, last_b) = tokio::join!(
-        chain(a, dir.path().join("node-0.socket")),
-        chain(b, dir.path().join("node-1.socket"))
+        pay_chain(&wallets[0], &forger, 40, |_| {}),
+        pay_chain(&wallets[1], &relay, 40, |_| {})
     );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while !nodes

@@ -62,6 +62,15 @@ impl Scratch {
             .join(std::fs::read_link(self.runs().join("current")).unwrap())
     }
 
+    /// Waits (up to 60 s) until the current run's `process` has started; the run's directory.
+    pub fn started(&self, process: &str) -> PathBuf {
+        wait_for(&format!("{process} to start"), 60, || {
+            self.runs().join("current").exists()
+                && self.current().join(process).join("pid").exists()
+        });
+        self.current()
+    }
+
     pub fn meta(&self) -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(self.current().join("meta.json")).unwrap())
             .unwrap()
