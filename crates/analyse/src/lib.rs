@@ -10,6 +10,7 @@
 pub mod cdf;
 pub mod chain;
 pub mod event;
+pub mod field;
 pub mod genesis;
 pub mod ingest;
 pub mod inventory;
