@@ -1,7 +1,12 @@
-//! The chain across hosts: blocks from their forgers' `ForgedBlock` events, the main chain by
-//! walking predecessors back from the highest block, forks kept as blocks that lost (with their
-//! height and who adopted them), and per block what every other host saw and when. A phase a
-//! host never logged stays missing — it is never replaced by a made-up value (locli puts 0.01 s).
+//! The chain across hosts. Each host's log is first folded, in its own order, into a
+//! [`MachView`] (locli's machine view): the blocks it forged with the forge-loop stage times of
+//! that slot, and per block hash what it saw and did — header noticed, fetch requested, block
+//! fetched, header announced, block sent, adopted. The views are then merged: blocks from their
+//! forgers, the main chain by walking predecessors back from the highest block, forks kept as
+//! blocks that lost (with their height and who adopted them), and per block every observer's
+//! times. A phase a host never logged stays missing — it is never replaced by a made-up value
+//! (locli puts 0.01 s), and an unexpected order of events is kept as logged rather than turned
+//! into an error that drops the block (locli's `BPEUnexpectedForForger` and friends).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,18 +14,60 @@ use serde::Serialize;
 
 use crate::event::{Body, LogObject};
 
-/// What one host saw of one block, ns since the Unix epoch.
+/// The forge-loop stage times of the slot a block was forged in, ns since the Unix epoch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ForgeStages {
+    /// The leadership check started.
+    pub started: Option<u64>,
+    /// Block context acquired.
+    pub blk_ctx: Option<u64>,
+    /// Ledger state acquired.
+    pub lgr_state: Option<u64>,
+    /// Ledger view acquired.
+    pub lgr_view: Option<u64>,
+    /// Leadership decided (positively).
+    pub leading: Option<u64>,
+    /// Ledger ticked.
+    pub ticked: Option<u64>,
+    /// Mempool snapshot taken.
+    pub mem_snap: Option<u64>,
+}
+
+/// What one host saw or did with one block, ns since the Unix epoch (the earliest of repeats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Observed {
     /// Chain sync downloaded its header.
     pub header: Option<u64>,
+    /// Block fetch asked for it (as the newest block of a request).
+    pub requested: Option<u64>,
     /// Block fetch completed it.
     pub fetched: Option<u64>,
+    /// Chain sync served its header to a peer.
+    pub announced: Option<u64>,
+    /// Block fetch served it to a peer.
+    pub sent: Option<u64>,
     /// It joined the host's current chain.
     pub adopted: Option<u64>,
+    /// How many blocks the request or adoption covered at most (locli's chain delta; 1 for a
+    /// plain one-block step).
+    pub chain_delta: i64,
 }
 
-/// A forged block and its observers.
+impl Default for Observed {
+    fn default() -> Self {
+        Observed {
+            header: None,
+            requested: None,
+            fetched: None,
+            announced: None,
+            sent: None,
+            adopted: None,
+            chain_delta: 1,
+        }
+    }
+}
+
+/// A forged block, its forger's record and its observers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Block {
     /// Its hash.
@@ -35,6 +82,12 @@ pub struct Block {
     pub forger: String,
     /// When it was forged.
     pub forged_at: u64,
+    /// Its size in bytes, from the forger's `AdoptedBlock`.
+    pub size: Option<u64>,
+    /// The forge-loop stages of its slot on the forger.
+    pub stages: ForgeStages,
+    /// What the forger did with it after forging (announce, send, adopt).
+    pub by_forger: Observed,
     /// Every other host's view of it.
     pub observers: BTreeMap<String, Observed>,
 }
@@ -63,93 +116,222 @@ pub struct Chain {
     pub forks: Vec<Fork>,
     /// Adoptions of hashes no log shows forged (e.g. a forger whose logs are missing).
     pub unknown_adoptions: u64,
+    /// Blocks forged more than once under the same hash (the first forge is kept).
+    pub duplicate_forges: u64,
 }
 
-/// Collects what every host logged, in any order of hosts and events.
-#[derive(Debug, Default)]
-pub struct ChainBuilder {
-    forged: HashMap<String, Block>,
-    // hash → host → (header, fetched, adopted at, chain length delta of that adoption)
-    seen: HashMap<String, BTreeMap<String, (Observed, i64)>>,
-    // (host, new tip, when) of fork switches
-    switches: Vec<(String, String, u64)>,
+/// A block as its forger logged it.
+#[derive(Debug, Clone, PartialEq)]
+struct Forged {
+    hash: String,
+    prev: String,
+    slot: u64,
+    block_no: u64,
+    at: u64,
+    stages: ForgeStages,
+}
+
+/// One host's fold of its own events, in its log's order.
+#[derive(Debug, Clone, Default)]
+pub struct MachView {
+    host: String,
+    forged: Vec<Forged>,
+    seen: HashMap<String, Observed>,
+    sizes: HashMap<String, u64>,
+    // how many blocks each adoption added (a fetch request's length is not an adoption)
+    adopted_delta: HashMap<String, i64>,
+    // (new tip, when) of fork switches
+    switches: Vec<(String, u64)>,
+    // the slot whose forge loop is under way, and its stages so far
+    current: Option<(u64, ForgeStages)>,
 }
 
 fn earliest(slot: &mut Option<u64>, t: u64) {
     *slot = Some(slot.map_or(t, |s| s.min(t)));
 }
 
-impl ChainBuilder {
-    /// Takes one event of `host`.
-    pub fn add(&mut self, host: &str, o: &LogObject) {
-        let mut note = |hash: &str, f: &dyn Fn(&mut (Observed, i64))| {
-            let e = self
-                .seen
-                .entry(hash.to_owned())
-                .or_default()
-                .entry(host.to_owned())
-                .or_insert((Observed::default(), 1));
-            f(e);
-        };
+impl MachView {
+    /// An empty view of `host`.
+    pub fn new(host: &str) -> MachView {
+        MachView {
+            host: host.to_owned(),
+            ..MachView::default()
+        }
+    }
+
+    /// The host.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Blocks this host forged.
+    pub fn forged_count(&self) -> usize {
+        self.forged.len()
+    }
+
+    fn stage(&mut self, slot: u64, set: impl FnOnce(&mut ForgeStages)) {
+        // A stage of another slot than the loop under way: that iteration's start was not
+        // logged (or lines came out of order); its stages still belong to its own slot.
+        if self.current.is_none_or(|(s, _)| s != slot) {
+            self.current = Some((slot, ForgeStages::default()));
+        }
+        if let Some((_, st)) = self.current.as_mut() {
+            set(st);
+        }
+    }
+
+    fn note(&mut self, hash: &str, f: impl FnOnce(&mut Observed)) {
+        f(self.seen.entry(hash.to_owned()).or_default());
+    }
+
+    /// Takes the host's next event.
+    pub fn push(&mut self, o: &LogObject) {
+        let at = o.at;
         match &o.body {
+            Body::StartLeadershipCheck { slot, .. } => {
+                self.current = Some((*slot, ForgeStages::default()));
+                self.stage(*slot, |s| s.started = Some(at));
+            }
+            Body::BlockContext { slot, .. } => self.stage(*slot, |s| earliest(&mut s.blk_ctx, at)),
+            Body::LedgerState { slot } => self.stage(*slot, |s| earliest(&mut s.lgr_state, at)),
+            Body::LedgerView { slot } => self.stage(*slot, |s| earliest(&mut s.lgr_view, at)),
+            Body::LeadershipDecided { slot, leader: true } => {
+                self.stage(*slot, |s| earliest(&mut s.leading, at));
+            }
+            Body::TickedLedgerState { slot } => {
+                self.stage(*slot, |s| earliest(&mut s.ticked, at));
+            }
+            Body::MempoolSnapshot { slot } => {
+                self.stage(*slot, |s| earliest(&mut s.mem_snap, at));
+            }
             Body::BlockForged {
                 slot,
                 block_no,
                 block,
                 prev,
             } => {
-                self.forged.entry(block.clone()).or_insert(Block {
+                let stages = match self.current {
+                    Some((s, st)) if s == *slot => st,
+                    _ => ForgeStages::default(),
+                };
+                self.forged.push(Forged {
                     hash: block.clone(),
                     prev: prev.clone(),
                     slot: *slot,
                     block_no: *block_no,
-                    forger: host.to_owned(),
-                    forged_at: o.at,
-                    observers: BTreeMap::new(),
+                    at,
+                    stages,
                 });
             }
-            Body::SeenHeader { block, .. } => note(block, &|e| earliest(&mut e.0.header, o.at)),
-            Body::FetchCompleted { block } => note(block, &|e| earliest(&mut e.0.fetched, o.at)),
+            Body::SeenHeader { block, .. } => self.note(block, |e| earliest(&mut e.header, at)),
+            Body::FetchRequested { head, length } => self.note(head, |e| {
+                earliest(&mut e.requested, at);
+                e.chain_delta = e
+                    .chain_delta
+                    .max(i64::try_from(*length).unwrap_or(i64::MAX));
+            }),
+            Body::FetchCompleted { block } => self.note(block, |e| earliest(&mut e.fetched, at)),
+            Body::ServerSendHeader { block } => {
+                self.note(block, |e| earliest(&mut e.announced, at));
+            }
+            Body::ServerSendBlock { block } => self.note(block, |e| earliest(&mut e.sent, at)),
             Body::AddedToCurrentChain {
                 block,
+                size,
                 chain_length_delta,
-                ..
-            } => note(block, &|e| {
-                earliest(&mut e.0.adopted, o.at);
-                e.1 = e.1.max(*chain_length_delta);
-            }),
-            Body::SwitchedToAFork { block } => {
-                self.switches.push((host.to_owned(), block.clone(), o.at));
+            } => {
+                if let Some(sz) = size {
+                    self.sizes.insert(block.clone(), *sz);
+                }
+                let d = self.adopted_delta.entry(block.clone()).or_insert(1);
+                *d = (*d).max(*chain_length_delta);
+                self.note(block, |e| {
+                    earliest(&mut e.adopted, at);
+                    e.chain_delta = e.chain_delta.max(*chain_length_delta);
+                });
             }
+            Body::SwitchedToAFork { block } => self.switches.push((block.clone(), at)),
             _ => {}
         }
+    }
+}
+
+/// Merges every host's view, in any order of hosts.
+#[derive(Debug, Default)]
+pub struct ChainBuilder {
+    views: BTreeMap<String, MachView>,
+}
+
+impl ChainBuilder {
+    /// Takes one event of `host` (its events must come in the host's log order).
+    pub fn add(&mut self, host: &str, o: &LogObject) {
+        self.views
+            .entry(host.to_owned())
+            .or_insert_with(|| MachView::new(host))
+            .push(o);
+    }
+
+    /// Takes a host's whole view.
+    pub fn add_view(&mut self, view: MachView) {
+        self.views.insert(view.host.clone(), view);
     }
 
     /// The chain: the main chain back from the highest block (the earliest forged among equals),
     /// every other forged block as a fork; adoptions of several blocks at once (a chain length
-    /// delta above 1) credited to the predecessors too.
-    pub fn finish(mut self) -> Chain {
+    /// delta above 1) and fork switches credited to every block they added.
+    pub fn finish(self) -> Chain {
+        let mut blocks: HashMap<String, Block> = HashMap::new();
+        let mut duplicate_forges = 0;
+        // Forges first, so that a forger is known before its observers are merged.
+        for v in self.views.values() {
+            for f in &v.forged {
+                if blocks.contains_key(&f.hash) {
+                    duplicate_forges += 1;
+                    continue;
+                }
+                blocks.insert(
+                    f.hash.clone(),
+                    Block {
+                        hash: f.hash.clone(),
+                        prev: f.prev.clone(),
+                        slot: f.slot,
+                        block_no: f.block_no,
+                        forger: v.host.clone(),
+                        forged_at: f.at,
+                        size: v.sizes.get(&f.hash).copied(),
+                        stages: f.stages,
+                        by_forger: v.seen.get(&f.hash).copied().unwrap_or_default(),
+                        observers: BTreeMap::new(),
+                    },
+                );
+            }
+        }
         let mut unknown = 0;
-        for (hash, hosts) in std::mem::take(&mut self.seen) {
-            for (host, (obs, delta)) in hosts {
-                if !self.forged.contains_key(&hash) {
+        for v in self.views.values() {
+            for (hash, obs) in &v.seen {
+                if !blocks.contains_key(hash) {
                     unknown += u64::from(obs.adopted.is_some());
                     continue;
                 }
                 let mut h = hash.clone();
-                for step in 0..delta.max(1) {
-                    let Some(b) = self.forged.get_mut(&h) else {
-                        break;
-                    };
-                    if b.forger != host {
-                        let o = b.observers.entry(host.clone()).or_default();
+                let added = v.adopted_delta.get(hash).copied().unwrap_or(1);
+                for step in 0..added.max(1) {
+                    let Some(b) = blocks.get_mut(&h) else { break };
+                    if b.forger != v.host {
+                        let o = b.observers.entry(v.host.clone()).or_default();
                         if step == 0 {
-                            if let Some(t) = obs.header {
-                                earliest(&mut o.header, t);
+                            for (mine, theirs) in [
+                                (&mut o.header, obs.header),
+                                (&mut o.requested, obs.requested),
+                                (&mut o.fetched, obs.fetched),
+                                (&mut o.announced, obs.announced),
+                                (&mut o.sent, obs.sent),
+                            ] {
+                                if let Some(t) = theirs {
+                                    earliest(mine, t);
+                                }
                             }
-                            if let Some(t) = obs.fetched {
-                                earliest(&mut o.fetched, t);
-                            }
+                            o.chain_delta = o.chain_delta.max(obs.chain_delta);
                         }
                         if let Some(t) = obs.adopted {
                             earliest(&mut o.adopted, t);
@@ -158,25 +340,24 @@ impl ChainBuilder {
                     h = b.prev.clone();
                 }
             }
-        }
-        // A switch adopted every block from the fork point (the newest ancestor the host already
-        // had, or forged) up to the new tip.
-        for (host, tip, at) in std::mem::take(&mut self.switches) {
-            let mut h = tip;
-            while let Some(b) = self.forged.get_mut(&h) {
-                if b.forger == host {
-                    break;
+            // A switch adopted every block from the fork point (the newest ancestor the host
+            // already had, or forged) up to the new tip.
+            for (tip, at) in &v.switches {
+                let mut h = tip.clone();
+                while let Some(b) = blocks.get_mut(&h) {
+                    if b.forger == v.host {
+                        break;
+                    }
+                    let o = b.observers.entry(v.host.clone()).or_default();
+                    if o.adopted.is_some_and(|t| t < *at) {
+                        break;
+                    }
+                    earliest(&mut o.adopted, *at);
+                    h = b.prev.clone();
                 }
-                let o = b.observers.entry(host.clone()).or_default();
-                if o.adopted.is_some_and(|t| t < at) {
-                    break;
-                }
-                earliest(&mut o.adopted, at);
-                h = b.prev.clone();
             }
         }
-        let tip = self
-            .forged
+        let tip = blocks
             .values()
             .max_by(|a, b| {
                 a.block_no
@@ -186,13 +367,12 @@ impl ChainBuilder {
             .map(|b| b.hash.clone());
         let mut main = Vec::new();
         let mut h = tip;
-        while let Some(b) = h.as_ref().and_then(|x| self.forged.remove(x)) {
+        while let Some(b) = h.as_ref().and_then(|x| blocks.remove(x)) {
             h = Some(b.prev.clone());
             main.push(b);
         }
         main.reverse();
-        let mut forks: Vec<Fork> = self
-            .forged
+        let mut forks: Vec<Fork> = blocks
             .into_values()
             .map(|b| Fork {
                 adopted_by: b
@@ -212,6 +392,7 @@ impl ChainBuilder {
             main,
             forks,
             unknown_adoptions: unknown,
+            duplicate_forges,
         }
     }
 }

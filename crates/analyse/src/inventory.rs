@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
 
-use crate::chain::{Chain, ChainBuilder};
-use crate::event::{Body, LogObject};
+use crate::chain::{Chain, ChainBuilder, MachView};
+use crate::event::Body;
 use crate::resources::Accumulator;
 use crate::source::{Counts, SourceError, host_of, read_host};
 
@@ -124,8 +124,8 @@ pub struct HostSummary {
     pub namespaces: BTreeMap<String, u64>,
 }
 
-/// Reads one host: its summary, and its block events for the chain.
-pub fn summarise_host(h: &HostLogs) -> Result<(HostSummary, Vec<LogObject>), SourceError> {
+/// Reads one host: its summary, and its view of the chain.
+pub fn summarise_host(h: &HostLogs) -> Result<(HostSummary, MachView), SourceError> {
     let mut s = HostSummary {
         host: h.host.clone(),
         files: h.files.len(),
@@ -134,20 +134,11 @@ pub fn summarise_host(h: &HostLogs) -> Result<(HostSummary, Vec<LogObject>), Sou
     let (mut first, mut last) = (None::<u64>, None::<u64>);
     let mut acc = Accumulator::default();
     let (mut cpu_sum, mut cpu_dt) = (0.0, 0.0);
-    let mut block_events = Vec::new();
+    let mut view = MachView::new(&h.host);
     let counts: Counts = read_host(&h.files, &h.host, |o| {
         first = Some(first.map_or(o.at, |f| f.min(o.at)));
         last = Some(last.map_or(o.at, |l| l.max(o.at)));
-        if matches!(
-            o.body,
-            Body::BlockForged { .. }
-                | Body::SeenHeader { .. }
-                | Body::FetchCompleted { .. }
-                | Body::AddedToCurrentChain { .. }
-                | Body::SwitchedToAFork { .. }
-        ) {
-            block_events.push(o.clone());
-        }
+        view.push(&o);
         match o.body {
             Body::StartLeadershipCheck { slot, .. } => {
                 s.leadership_checks += 1;
@@ -180,7 +171,7 @@ pub fn summarise_host(h: &HostLogs) -> Result<(HostSummary, Vec<LogObject>), Sou
     s.bad_samples = counts.bad_samples;
     s.foreign_host_lines = counts.foreign_host_lines;
     s.namespaces = counts.namespaces;
-    Ok((s, block_events))
+    Ok((s, view))
 }
 
 /// Reads every host, `threads` at a time: summaries in host order, and the chain built from
@@ -190,7 +181,7 @@ pub fn summarise(
     threads: usize,
 ) -> Result<(Vec<HostSummary>, Chain), SourceError> {
     let next = AtomicUsize::new(0);
-    type Slot = Option<Result<(HostSummary, Vec<LogObject>), SourceError>>;
+    type Slot = Option<Result<(HostSummary, MachView), SourceError>>;
     let out: Mutex<Vec<Slot>> = Mutex::new((0..hosts.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..threads.max(1).min(hosts.len().max(1)) {
@@ -213,10 +204,8 @@ pub fn summarise(
         .into_iter()
         .flatten()
     {
-        let (s, events) = r?;
-        for e in &events {
-            chain.add(&s.host, e);
-        }
+        let (s, view) = r?;
+        chain.add_view(view);
         summaries.push(s);
     }
     Ok((summaries, chain.finish()))

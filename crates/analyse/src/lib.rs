@@ -11,6 +11,7 @@ pub mod cdf;
 pub mod chain;
 pub mod event;
 pub mod field;
+pub mod filter;
 pub mod genesis;
 pub mod ingest;
 pub mod inventory;
