@@ -7,6 +7,7 @@
 //! chain across hosts with forks and per-observer times; `inventory`: a first pass over every
 //! host of a run or file list.
 
+pub mod blockprop;
 pub mod cdf;
 pub mod chain;
 pub mod event;
