@@ -292,8 +292,14 @@ pub struct DomainPair {
     pub filtered: Option<(u64, u64)>,
 }
 
+/// Seconds from `from` to `to` (negative if earlier), exact to the nanosecond: the difference is
+/// taken in integers, as ns since the epoch exceed an f64's exact range.
 fn secs(from: Option<u64>, to: Option<u64>) -> Option<f64> {
-    Some((to? as f64 - from? as f64) / 1e9)
+    Some(delta(from?, to?))
+}
+
+fn delta(from: u64, to: u64) -> f64 {
+    (to as i64).wrapping_sub(from as i64) as f64 / 1e9
 }
 
 fn forger_phases(b: &Block, slot_start: u64) -> [Option<f64>; 12] {
@@ -368,7 +374,7 @@ pub fn compute(
             .values()
             .filter_map(|o| o.adopted)
             .chain(b.by_forger.adopted)
-            .map(|t| (t as f64 - slot_start as f64) / 1e9)
+            .map(|t| delta(slot_start, t))
             .collect();
         adopted.sort_by(f64::total_cmp);
         let propagation = ADOPTION_CENTILES.map(|c| {
@@ -414,7 +420,7 @@ pub fn compute(
                     .values()
                     .filter_map(get)
                     .min()
-                    .map(|t| (t as f64 - slot_start as f64) / 1e9)
+                    .map(|t| delta(slot_start, t))
             };
             take("cdfPeerNoticeFirst", first(|o| o.header));
             take("cdfPeerFetchFirst", first(|o| o.fetched));
@@ -440,7 +446,7 @@ pub fn compute(
             size: b.size,
             block_gap: i
                 .checked_sub(1)
-                .map(|p| (b.forged_at as f64 - chain.main[p].forged_at as f64) / 1e9),
+                .map(|p| delta(chain.main[p].forged_at, b.forged_at)),
             battles: battles.get(&b.block_no).copied().unwrap_or(0),
             forger_phases: phases,
             observers: b.observers.len(),
@@ -460,7 +466,7 @@ pub fn compute(
         e.1 += 1;
         e.2 += u64::from(r.accepted);
     }
-    for f in &chain.forks {
+    for f in chain.forks.iter().chain(&chain.unchained) {
         per_host.entry(&f.forger).or_default().0 += 1;
     }
     for (forged, chained, accepted) in per_host.values() {

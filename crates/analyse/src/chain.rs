@@ -112,8 +112,12 @@ pub struct Fork {
 pub struct Chain {
     /// The main chain, oldest first.
     pub main: Vec<Block>,
-    /// Blocks that lost.
+    /// Blocks that lost: forged at a height the main chain has another block at.
     pub forks: Vec<Fork>,
+    /// Forged blocks whose chain the logs do not show (their height is not on the
+    /// reconstructed main chain: e.g. a single producer's logs of a larger network, whose
+    /// blocks' predecessors were forged by hosts without logs here).
+    pub unchained: Vec<Fork>,
     /// Adoptions of hashes no log shows forged (e.g. a forger whose logs are missing).
     pub unknown_adoptions: u64,
     /// Blocks forged more than once under the same hash (the first forge is kept).
@@ -388,9 +392,14 @@ impl ChainBuilder {
             })
             .collect();
         forks.sort_by(|a, b| (a.block_no, &a.hash).cmp(&(b.block_no, &b.hash)));
+        let heights: std::collections::HashSet<u64> = main.iter().map(|b| b.block_no).collect();
+        let (forks, unchained) = forks
+            .into_iter()
+            .partition(|f| heights.contains(&f.block_no));
         Chain {
             main,
             forks,
+            unchained,
             unknown_adoptions: unknown,
             duplicate_forges,
         }

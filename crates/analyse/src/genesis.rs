@@ -201,7 +201,7 @@ impl Genesis {
 
     /// Seconds from a slot's start to `at` (negative when before it).
     pub fn since_slot_start(&self, slot: u64, at: u64) -> f64 {
-        (at as f64 - self.slot_start(slot) as f64) / 1e9
+        (at as i64).wrapping_sub(self.slot_start(slot) as i64) as f64 / 1e9
     }
 }
 

@@ -14,6 +14,7 @@ use crate::chain::{Chain, ChainBuilder, MachView};
 use crate::event::Body;
 use crate::resources::Accumulator;
 use crate::source::{Counts, SourceError, host_of, read_host};
+use crate::summary::GeneratorFigures;
 
 /// A host and its log files.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +123,14 @@ pub struct HostSummary {
     pub rss_mib_max: Option<f64>,
     /// Lines per namespace.
     pub namespaces: BTreeMap<String, u64>,
+    /// The generator's summary, if this host is a generator that logged one.
+    pub generator: Option<GeneratorFigures>,
+    /// First event time, ns since the Unix epoch.
+    #[serde(skip)]
+    pub first_ns: Option<u64>,
+    /// Last event time, ns since the Unix epoch.
+    #[serde(skip)]
+    pub last_ns: Option<u64>,
 }
 
 /// Reads one host: its summary, and its view of the chain.
@@ -146,6 +155,25 @@ pub fn summarise_host(h: &HostLogs) -> Result<(HostSummary, MachView), SourceErr
                 s.last_slot = Some(s.last_slot.map_or(slot, |l| l.max(slot)));
             }
             Body::BlockForged { .. } => s.forged += 1,
+            Body::GeneratorSummary {
+                no_failures,
+                sent,
+                elapsed,
+                ref threadwise_tps,
+            } => {
+                s.generator = Some(GeneratorFigures {
+                    sent,
+                    elapsed,
+                    achieved_tps: if elapsed > 0.0 {
+                        sent as f64 / elapsed
+                    } else {
+                        0.0
+                    },
+                    requested_tps: None,
+                    threadwise_tps: threadwise_tps.clone(),
+                    no_failures,
+                });
+            }
             Body::AddedToCurrentChain { size: None, .. } => s.adopted += 1,
             Body::Resources(r) => {
                 s.resource_samples += 1;
@@ -160,6 +188,7 @@ pub fn summarise_host(h: &HostLogs) -> Result<(HostSummary, MachView), SourceErr
         }
     })?;
     s.cpu_pct_mean = (cpu_dt > 0.0).then(|| cpu_sum / cpu_dt);
+    (s.first_ns, s.last_ns) = (first, last);
     s.first_at = first.map(wb_trace::time::machine_time);
     s.last_at = last.map(wb_trace::time::machine_time);
     s.lines = counts.lines;

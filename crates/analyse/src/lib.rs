@@ -7,6 +7,7 @@
 //! chain across hosts with forks and per-observer times; `inventory`: a first pass over every
 //! host of a run or file list.
 
+pub mod analysis;
 pub mod blockprop;
 pub mod cdf;
 pub mod chain;
@@ -19,3 +20,4 @@ pub mod inventory;
 pub mod names;
 pub mod resources;
 pub mod source;
+pub mod summary;

@@ -93,6 +93,7 @@ fn main_chain_forks_and_adoption_delays() {
         let main: Vec<&str> = chain.main.iter().map(|b| b.hash.as_str()).collect();
         assert_eq!(main, ["b1", "b2", "b3"], "order {order:?}");
         assert_eq!(chain.forks.len(), 1);
+        assert!(chain.unchained.is_empty());
         assert_eq!(
             (chain.forks[0].hash.as_str(), chain.forks[0].block_no),
             ("f2", 2)
@@ -117,4 +118,18 @@ fn main_chain_forks_and_adoption_delays() {
             "e logged nothing"
         );
     }
+}
+
+#[test]
+fn blocks_whose_chain_the_logs_do_not_show_are_not_called_forks() {
+    // One producer of a larger network: its blocks' predecessors were forged elsewhere.
+    let mut b = ChainBuilder::default();
+    b.add("p", &forged(10_000, 5, "x", "other-1"));
+    b.add("p", &forged(50_000, 9, "y", "other-2"));
+    let chain = b.finish();
+    assert_eq!(chain.main.len(), 1);
+    assert_eq!(chain.main[0].hash, "y");
+    assert!(chain.forks.is_empty());
+    assert_eq!(chain.unchained.len(), 1);
+    assert_eq!(chain.unchained[0].hash, "x");
 }

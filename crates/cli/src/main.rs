@@ -203,6 +203,17 @@ struct AnalyseCmd {
     /// Where to write the results (default: the run's `analysis/`).
     #[arg(long, global = true)]
     out: Option<PathBuf>,
+    /// A Shelley genesis file (default: the run's; for other logs, slot length and system
+    /// start are inferred from the leadership checks, and the summary says so).
+    #[arg(long, global = true)]
+    genesis: Option<PathBuf>,
+    /// A chain filter: a built-in name (`unitary`, `adopt-10`, `size-full`, `no-rewards`, …)
+    /// or a locli filter file; repeatable, all must pass.
+    #[arg(long = "filter", global = true)]
+    filters: Vec<String>,
+    /// A chain filter as a JSON expression (locli's syntax, plus `COr`); repeatable.
+    #[arg(long = "filter-expr", global = true)]
+    filter_exprs: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -216,99 +227,34 @@ enum AnalyseAction {
     },
 }
 
-/// Reads every host's logs and writes `logs.json` into `out`; prints a table.
-fn analyse_hosts(hosts: &[wb_analyse::inventory::HostLogs], out: &Path) -> anyhow::Result<()> {
-    anyhow::ensure!(!hosts.is_empty(), "no log files found");
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let (summaries, chain) = wb_analyse::inventory::summarise(hosts, threads)?;
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let path = out.join("logs.json");
-    let doc = serde_json::json!({ "hosts": summaries });
-    std::fs::write(&path, serde_json::to_string_pretty(&doc)? + "\n")
-        .with_context(|| format!("writing {}", path.display()))?;
-    println!(
-        "{:<16} {:>9} {:>9} {:>6} {:>5} {:>11} {:>6} {:>7} {:>7} {:>7}",
-        "host", "lines", "events", "bad", "dup", "slots", "forged", "adopted", "cpu%", "rss MiB"
-    );
-    for s in &summaries {
-        let slots = match (s.first_slot, s.last_slot) {
-            (Some(a), Some(b)) => format!("{a}–{b}"),
-            _ => "-".into(),
-        };
-        println!(
-            "{:<16} {:>9} {:>9} {:>6} {:>5} {:>11} {:>6} {:>7} {:>7} {:>7}",
-            s.host,
-            s.lines,
-            s.events,
-            s.bad,
-            s.duplicates,
-            slots,
-            s.forged,
-            s.adopted,
-            s.cpu_pct_mean.map_or("-".into(), |c| format!("{c:.1}")),
-            s.rss_mib_max.map_or("-".into(), |r| format!("{r:.0}")),
-        );
-        for sample in &s.bad_samples {
-            println!("    bad line: {sample}");
-        }
-    }
-    // Block propagation so far: adoption delays of main-chain blocks over every observer.
-    // Observers: hosts that run a chain (a generator or a tracer adopts nothing).
-    let names: Vec<&str> = summaries
-        .iter()
-        .filter(|s| s.adopted > 0 || s.leadership_checks > 0)
-        .map(|s| s.host.as_str())
-        .collect();
-    let delays: Vec<f64> = chain
-        .main
-        .iter()
-        .flat_map(|b| b.adoption_delays())
-        .collect();
-    let missing: usize = chain
-        .main
-        .iter()
-        .map(|b| b.missing_adoptions(names.iter().copied()))
-        .sum();
-    let adoption = wb_analyse::cdf::cdf(&wb_analyse::cdf::ADOPTION_CENTILES, &delays);
-    let chain_path = out.join("chain.json");
-    let doc =
-        serde_json::json!({ "adoption": adoption, "missing_adoptions": missing, "chain": chain });
-    std::fs::write(&chain_path, serde_json::to_string_pretty(&doc)? + "\n")
-        .with_context(|| format!("writing {}", chain_path.display()))?;
-    if !chain.main.is_empty() {
-        let at = |c: f64| {
-            adoption
-                .samples
-                .iter()
-                .find(|s| s.0 == c)
-                .map_or(0.0, |s| s.1)
-        };
-        println!(
-            "chain: {} blocks, {} lost in forks; adoption after forging: p50 {:.3} s, p90 {:.3} s, max {:.3} s over {} observations, {missing} missing → {}",
-            chain.main.len(),
-            chain.forks.len(),
-            at(0.5),
-            at(0.9),
-            adoption.range.1,
-            adoption.size,
-            chain_path.display()
-        );
-    }
-    let bad: u64 = summaries.iter().map(|s| s.bad).sum();
-    let lines: u64 = summaries.iter().map(|s| s.lines).sum();
-    println!(
-        "{} hosts, {lines} lines, {bad} unreadable (counted and skipped) → {}",
-        summaries.len(),
-        path.display()
-    );
+/// Analyses every host's logs, writes the results into `out` and prints the one-screen summary.
+fn analyse_hosts(
+    hosts: &[wb_analyse::inventory::HostLogs],
+    out: &Path,
+    opts: &wb_analyse::analysis::Options,
+) -> anyhow::Result<()> {
+    let opts = wb_analyse::analysis::Options {
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        ..opts.clone()
+    };
+    let a = wb_analyse::analysis::analyse(hosts, &opts)?;
+    wb_analyse::analysis::write(&a, out)?;
+    print!("{}", wb_analyse::analysis::render(&a));
+    println!("→ {}", out.display());
     Ok(())
 }
 
 fn analyse_cmd(cmd: AnalyseCmd) -> anyhow::Result<()> {
+    let mut opts = wb_analyse::analysis::Options {
+        genesis: cmd.genesis,
+        filters: cmd.filters,
+        filter_exprs: cmd.filter_exprs,
+        ..Default::default()
+    };
     match cmd.action {
         Some(AnalyseAction::Logs { files }) => {
             let out = cmd.out.unwrap_or_else(|| PathBuf::from("analysis"));
-            analyse_hosts(&wb_analyse::inventory::group_by_host(&files), &out)
+            analyse_hosts(&wb_analyse::inventory::group_by_host(&files), &out, &opts)
         }
         None => {
             let arg = cmd.run.ok_or_else(|| {
@@ -320,7 +266,8 @@ fn analyse_cmd(cmd: AnalyseCmd) -> anyhow::Result<()> {
                 wb_run::rundir::RunDir::open(&runs_dir(cmd.runs_dir), &arg)?.path
             };
             let out = cmd.out.unwrap_or_else(|| dir.join("analysis"));
-            analyse_hosts(&wb_analyse::inventory::run_dir_logs(&dir), &out)
+            opts.run = Some(dir.clone());
+            analyse_hosts(&wb_analyse::inventory::run_dir_logs(&dir), &out, &opts)
         }
     }
 }
@@ -453,14 +400,17 @@ fn run_cmd(cmd: RunCmd) -> anyhow::Result<()> {
                 "{}",
                 wb_run::summary::render(&finished.run.meta()?, &finished.run.path)
             );
-            // The analysis as far as this wb has it: every host's logs read and accounted for.
+            // The analysis of the run, into its analysis/ directory.
             let dir = &finished.run.path;
-            println!(
-                "analysis (log accounting so far; block propagation and machine performance are to come):"
-            );
+            println!("analysis:");
+            let opts = wb_analyse::analysis::Options {
+                run: Some(dir.clone()),
+                ..Default::default()
+            };
             if let Err(e) = analyse_hosts(
                 &wb_analyse::inventory::run_dir_logs(dir),
                 &dir.join("analysis"),
+                &opts,
             ) {
                 println!("  analysis failed: {e:#}");
             }

@@ -55,6 +55,31 @@ fn analyse_logs_accounts_for_every_line_of_real_logs() {
         12
     );
 
+    // No genesis given: the slot timing was inferred from the producer's leadership checks,
+    // and the summary says so.
+    assert!(stdout.contains("inferred from"), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["genesis"]["source"]["kind"], "inferred");
+    assert_eq!(summary["sumHosts"], 3);
+    assert!(out.path().join("blockprop.json").is_file());
+
+    // Logs without a single leadership check and no genesis: refused, saying what to pass.
+    let r = Command::new(env!("CARGO_BIN_EXE_wb"))
+        .args(["analyse", "logs"])
+        .arg(fixtures.join("legacy-human-coloured.log"))
+        .arg("--out")
+        .arg(out.path().join("none"))
+        .output()
+        .unwrap();
+    assert!(!r.status.success());
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("--genesis"),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+
     // Nothing to read is an error that says so.
     let r = Command::new(env!("CARGO_BIN_EXE_wb"))
         .args(["analyse", "no-such-run", "--runs-dir"])

@@ -91,7 +91,7 @@ fn wb_run_ci_test_produces_a_complete_run_directory() {
     // The generator's traces were forwarded too.
     assert!(run.join("tracer/logs/txgen").is_dir());
 
-    // The run ends with the analysis this wb has: every host's logs accounted for.
+    // The run ends with its analysis: every host's logs accounted for.
     assert!(stdout.contains("0 unreadable"), "{stdout}");
     let logs: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("analysis/logs.json")).unwrap())
@@ -106,15 +106,41 @@ fn wb_run_ci_test_produces_a_complete_run_directory() {
         }
     }
 
-    // The chain across hosts: every main-chain block adopted by the five other nodes.
-    let chain: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("analysis/chain.json")).unwrap())
-            .unwrap();
-    let blocks = chain["chain"]["main"].as_array().unwrap().len();
+    // The chain across hosts, and block propagation: every main-chain block adopted by the
+    // whole cluster, every forger phase measured.
+    let json = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(run.join("analysis").join(name)).unwrap())
+            .unwrap()
+    };
+    let chain = json("chain.json");
+    let blocks = chain["main"].as_array().unwrap().len();
     assert!(blocks >= 20, "{blocks}");
-    assert_eq!(chain["missing_adoptions"], 0);
-    assert_eq!(chain["adoption"]["cdfSize"], blocks * 5);
+    let bp = json("blockprop.json");
+    assert_eq!(bp["blocks"], blocks);
+    assert_eq!(bp["cluster_size"], 6);
+    let accepted = bp["accepted"].as_u64().unwrap();
+    assert_eq!(accepted, blocks as u64 - 1, "all but the tip: {bp}");
+    assert_eq!(
+        bp["cdfs"]["cdf1.00"]["cdfSize"], accepted,
+        "adopted by all 6"
+    );
+    for id in [
+        "cdfForgerStart",
+        "cdfForgerForge",
+        "cdfForgerAdoption",
+        "cdfForgerAnnounce",
+    ] {
+        assert_eq!(bp["cdfs"][id]["cdfSize"], accepted, "{id}");
+    }
+    assert!(bp["cdfs"]["cdfPeerAdoption"]["cdfSize"].as_u64().unwrap() >= accepted * 4);
     assert!(stdout.contains("chain: "), "{stdout}");
+    let summary = json("summary.json");
+    assert_eq!(summary["sumHosts"], 7);
+    assert_eq!(summary["generator"]["requestedTps"], 15.0);
+    assert!(summary["generator"]["achievedTps"].as_f64().unwrap() > 10.0);
+    let csv = std::fs::read_to_string(run.join("analysis/blocks.csv")).unwrap();
+    assert_eq!(csv.lines().count(), blocks + 1);
+    assert!(run.join("analysis/cdf/cdf0.50.cdf").is_file());
 
     // `wb run list` and `show` see it.
     let list = s.wb_run(&["list"]).output().unwrap();

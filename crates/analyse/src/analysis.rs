@@ -1,0 +1,329 @@
+//! The whole analysis of one cluster's logs, and its files: the genesis (given, from the run, or
+//! inferred), the filters, one streaming pass per host (in parallel), the chain, block
+//! propagation, the summary; then `analysis/` written with locli's file names and a one-screen
+//! text summary.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::blockprop::{self, BlockProp, BlockRow};
+use crate::cdf::{Cdf, gnuplot};
+use crate::chain::Chain;
+use crate::filter::{FilterError, Filters};
+use crate::genesis::{Genesis, GenesisError, GenesisSource};
+use crate::inventory::{HostLogs, HostSummary, summarise};
+use crate::source::SourceError;
+use crate::summary::{self, RunContext, Summary};
+
+/// What to analyse and how.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// A Shelley genesis file (else the run's, else inferred from the logs).
+    pub genesis: Option<PathBuf>,
+    /// Chain filters by built-in name or file.
+    pub filters: Vec<String>,
+    /// Chain filters as JSON expressions.
+    pub filter_exprs: Vec<String>,
+    /// The run directory the logs come from, if any (its meta, profile, genesis and filters).
+    pub run: Option<PathBuf>,
+    /// Hosts read at once.
+    pub threads: usize,
+}
+
+/// Why the analysis could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    /// No logs.
+    #[error("no log files found")]
+    NoLogs,
+    /// The genesis.
+    #[error(transparent)]
+    Genesis(#[from] GenesisError),
+    /// A filter.
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    /// A log could not be read.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// An output could not be written.
+    #[error("writing {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Everything the analysis found.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// Per host accounting.
+    pub hosts: Vec<HostSummary>,
+    /// The chain.
+    pub chain: Chain,
+    /// The chain's timing.
+    pub genesis: Genesis,
+    /// Block propagation.
+    pub blockprop: BlockProp,
+    /// Per main-chain block figures.
+    pub blocks: Vec<BlockRow>,
+    /// The run summary.
+    pub summary: Summary,
+}
+
+/// The genesis: the given file, the run's `genesis/genesis.json`, or inferred from the logs.
+fn resolve_genesis(hosts: &[HostLogs], opts: &Options) -> Result<Genesis, GenesisError> {
+    if let Some(g) = &opts.genesis {
+        return Genesis::read(g);
+    }
+    if let Some(run) = &opts.run {
+        let g = run.join("genesis/genesis.json");
+        if g.is_file() {
+            return Genesis::read(&g);
+        }
+    }
+    Genesis::infer_from_logs(hosts)
+}
+
+/// The filters asked for, plus the run profile's `analysis.filters` and `analysis.filter_exprs`.
+fn resolve_filters(opts: &Options, ctx: &RunContext) -> Result<Filters, FilterError> {
+    let mut names = opts.filters.clone();
+    let mut exprs = opts.filter_exprs.clone();
+    if let Some(a) = ctx.profile.as_ref().map(|p| &p["analysis"]) {
+        names.extend(
+            a["filters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_owned)),
+        );
+        exprs.extend(
+            a["filter_exprs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|v| v.to_string()),
+        );
+    }
+    Filters::load(&names, &exprs)
+}
+
+/// Analyses `hosts`' logs.
+pub fn analyse(hosts: &[HostLogs], opts: &Options) -> Result<Analysis, AnalysisError> {
+    if hosts.is_empty() {
+        return Err(AnalysisError::NoLogs);
+    }
+    let ctx = opts
+        .run
+        .as_deref()
+        .map(RunContext::read)
+        .unwrap_or_default();
+    let genesis = resolve_genesis(hosts, opts)?;
+    let filters = resolve_filters(opts, &ctx)?;
+    filters.check(&genesis)?;
+    let (summaries, chain) = summarise(hosts, opts.threads.max(1))?;
+    // The cluster: hosts that run a chain (a generator or a tracer adopts nothing).
+    let cluster: Vec<String> = summaries
+        .iter()
+        .filter(|s| s.adopted > 0 || s.forged > 0 || s.leadership_checks > 0)
+        .map(|s| s.host.clone())
+        .collect();
+    let (bp, blocks) = blockprop::compute(&chain, &cluster, &genesis, &filters);
+    let names = filters.0.iter().map(|f| f.name.clone()).collect();
+    let summary = summary::compute(&summaries, &bp, &genesis, names, &ctx);
+    Ok(Analysis {
+        hosts: summaries,
+        chain,
+        genesis,
+        blockprop: bp,
+        blocks,
+        summary,
+    })
+}
+
+/// One dictionary for every metric the outputs carry.
+#[derive(Serialize)]
+struct Dictionary {
+    #[serde(rename = "dBlockProp")]
+    block_prop: &'static [crate::field::Field],
+    #[serde(rename = "dSummary")]
+    summary: &'static [crate::field::Field],
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), AnalysisError> {
+    std::fs::write(path, bytes).map_err(|source| AnalysisError::Write {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn write_json(path: &Path, v: &impl Serialize) -> Result<(), AnalysisError> {
+    let text = serde_json::to_string_pretty(v).map_err(|e| AnalysisError::Write {
+        path: path.to_owned(),
+        source: std::io::Error::other(e),
+    })?;
+    write_file(path, (text + "\n").as_bytes())
+}
+
+/// Writes the analysis into `out`: `logs.json`, `chain.json`, `blockprop.json`, `blocks.csv`,
+/// `summary.json`, `dictionary.json` and `cdf/<id>.cdf`; returns the files written.
+pub fn write(a: &Analysis, out: &Path) -> Result<Vec<PathBuf>, AnalysisError> {
+    let mkdir = |d: &Path| {
+        std::fs::create_dir_all(d).map_err(|source| AnalysisError::Write {
+            path: d.to_owned(),
+            source,
+        })
+    };
+    mkdir(out)?;
+    mkdir(&out.join("cdf"))?;
+    let dictionary = Dictionary {
+        block_prop: blockprop::FIELDS,
+        summary: summary::FIELDS,
+    };
+    let mut written = Vec::new();
+    for (name, v) in [
+        ("logs.json", serde_json::json!({ "hosts": a.hosts })),
+        ("chain.json", to_value(&a.chain)),
+        ("blockprop.json", to_value(&a.blockprop)),
+        ("summary.json", to_value(&a.summary)),
+        ("dictionary.json", to_value(&dictionary)),
+    ] {
+        write_json(&out.join(name), &v)?;
+        written.push(out.join(name));
+    }
+    let mut csv = Vec::new();
+    blockprop::write_csv(&mut csv, &a.blocks).map_err(|source| AnalysisError::Write {
+        path: out.join("blocks.csv"),
+        source,
+    })?;
+    write_file(&out.join("blocks.csv"), &csv)?;
+    written.push(out.join("blocks.csv"));
+    for (id, c) in &a.blockprop.cdfs {
+        let p = out.join("cdf").join(format!("{id}.cdf"));
+        write_file(&p, gnuplot(c).as_bytes())?;
+    }
+    Ok(written)
+}
+
+fn to_value(v: &impl Serialize) -> serde_json::Value {
+    // Our types serialize infallibly (no non-string map keys).
+    serde_json::to_value(v).unwrap_or_default()
+}
+
+fn sample(c: &Cdf, centile: f64) -> Option<f64> {
+    (c.size > 0)
+        .then(|| c.samples.iter().find(|s| s.0 == centile).map(|s| s.1))
+        .flatten()
+}
+
+/// A one-screen text summary.
+pub fn render(a: &Analysis) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{:<16} {:>9} {:>9} {:>6} {:>5} {:>11} {:>6} {:>7} {:>7} {:>7}",
+        "host", "lines", "events", "bad", "dup", "slots", "forged", "adopted", "cpu%", "rss MiB"
+    );
+    for s in &a.hosts {
+        let slots = match (s.first_slot, s.last_slot) {
+            (Some(x), Some(y)) => format!("{x}–{y}"),
+            _ => "-".into(),
+        };
+        let _ = writeln!(
+            o,
+            "{:<16} {:>9} {:>9} {:>6} {:>5} {:>11} {:>6} {:>7} {:>7} {:>7}",
+            s.host,
+            s.lines,
+            s.events,
+            s.bad,
+            s.duplicates,
+            slots,
+            s.forged,
+            s.adopted,
+            s.cpu_pct_mean.map_or("-".into(), |c| format!("{c:.1}")),
+            s.rss_mib_max.map_or("-".into(), |r| format!("{r:.0}")),
+        );
+        for sample in &s.bad_samples {
+            let _ = writeln!(o, "    bad line: {sample}");
+        }
+    }
+    let g = &a.genesis;
+    let _ = match &g.source {
+        GenesisSource::File { path } => {
+            writeln!(o, "genesis: {path} (slot {} s)", g.slot_length as f64 / 1e9)
+        }
+        GenesisSource::Inferred { checks } => writeln!(
+            o,
+            "genesis: none given — slot length {} s and system start {} inferred from {checks} leadership checks",
+            g.slot_length as f64 / 1e9,
+            wb_trace::time::machine_time(g.system_start)
+        ),
+    };
+    let bp = &a.blockprop;
+    let _ = writeln!(
+        o,
+        "chain: {} blocks on the main chain, {} lost in forks{}; {} accepted for statistics ({} rejected: {})",
+        bp.blocks,
+        a.chain.forks.len(),
+        match a.chain.unchained.len() {
+            0 => String::new(),
+            n => format!(", {n} forged on chains the logs do not show"),
+        },
+        bp.accepted,
+        bp.blocks - bp.accepted,
+        bp.rejections
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let fmt = |id: &str, c: f64| {
+        bp.cdfs
+            .get(id)
+            .and_then(|x| sample(x, c))
+            .map_or("-".into(), |v| format!("{v:.3}"))
+    };
+    let _ = writeln!(
+        o,
+        "propagation (s since slot start, median over blocks): 50% of nodes {}, 90% {}, 96% {}, all {}; forging {} s, first peer notice {} s",
+        fmt("cdf0.50", 0.5),
+        fmt("cdf0.90", 0.5),
+        fmt("cdf0.96", 0.5),
+        fmt("cdf1.00", 0.5),
+        fmt("cdfForgerForge", 0.5),
+        fmt("cdfPeerNoticeFirst", 0.5),
+    );
+    let missing: u64 = ["cdf0.50", "cdf0.90", "cdf1.00"]
+        .iter()
+        .filter_map(|id| bp.missing.get(id))
+        .sum();
+    if missing > 0 {
+        let _ = writeln!(
+            o,
+            "  {missing} centile values missing: blocks not adopted by that share of the {} nodes",
+            bp.cluster_size
+        );
+    }
+    if let Some(g) = &a.summary.generator {
+        let _ = writeln!(
+            o,
+            "generator: {} txs in {:.0} s, achieved {:.2} tx/s{}",
+            g.sent,
+            g.elapsed,
+            g.achieved_tps,
+            g.requested_tps
+                .map_or(String::new(), |r| format!(" of {r:.2} requested"))
+        );
+    }
+    let bad: u64 = a.hosts.iter().map(|s| s.bad).sum();
+    let lines: u64 = a.hosts.iter().map(|s| s.lines).sum();
+    let _ = writeln!(
+        o,
+        "{} hosts, {lines} lines, {bad} unreadable (counted and skipped)",
+        a.hosts.len()
+    );
+    o
+}
