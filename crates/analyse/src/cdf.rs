@@ -6,8 +6,7 @@
 //! (locli's is unweighted, "XXX: unweighted"), and the combined standard deviation is the exact
 //! pooled one (locli takes the largest input's, "an approximation").
 
-use serde::Serialize;
-use serde::ser::{SerializeSeq, Serializer};
+use serde::{Deserialize, Serialize};
 
 /// locli's `stdCentiles`.
 pub const STD_CENTILES: [f64; 29] = [
@@ -25,7 +24,7 @@ pub fn n_equicentiles(n: usize) -> Vec<f64> {
 }
 
 /// An empirical distribution summarised at fixed centiles.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cdf {
     /// Observations.
     #[serde(rename = "cdfSize")]
@@ -39,24 +38,12 @@ pub struct Cdf {
     /// Sample standard deviation (n − 1).
     #[serde(rename = "cdfStddev")]
     pub stddev: f64,
-    /// Smallest and largest.
-    #[serde(rename = "cdfRange", serialize_with = "pair")]
+    /// Smallest and largest (a 2-element array in JSON, as locli's `Interval`).
+    #[serde(rename = "cdfRange")]
     pub range: (f64, f64),
     /// (centile, value) pairs.
-    #[serde(rename = "cdfSamples", serialize_with = "pairs")]
+    #[serde(rename = "cdfSamples")]
     pub samples: Vec<(f64, f64)>,
-}
-
-fn pair<S: Serializer>(p: &(f64, f64), s: S) -> Result<S::Ok, S::Error> {
-    [p.0, p.1].serialize(s)
-}
-
-fn pairs<S: Serializer>(v: &[(f64, f64)], s: S) -> Result<S::Ok, S::Error> {
-    let mut seq = s.serialize_seq(Some(v.len()))?;
-    for p in v {
-        seq.serialize_element(&[p.0, p.1])?;
-    }
-    seq.end()
 }
 
 /// The value at centile `c` of sorted `xs` by nearest rank: `xs[min(n − 1, floor(n·c))]`.
@@ -97,7 +84,7 @@ pub fn cdf(centiles: &[f64], xs: &[f64]) -> Cdf {
 }
 
 /// A CDF of CDFs: inputs (hosts, runs) combined centile by centile.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cdf2 {
     /// Observations over all inputs.
     #[serde(rename = "cdfSize")]
@@ -115,7 +102,7 @@ pub struct Cdf2 {
     #[serde(rename = "cdfStddev")]
     pub stddev: f64,
     /// The union of the inputs' ranges.
-    #[serde(rename = "cdfRange", serialize_with = "pair")]
+    #[serde(rename = "cdfRange")]
     pub range: (f64, f64),
     /// Per original centile, the distribution of that centile's values across inputs.
     #[serde(rename = "cdfSamples")]
@@ -146,6 +133,13 @@ pub fn combine(inputs: &[Cdf]) -> Result<Cdf2, CdfError> {
     }
     let inner = n_equicentiles(inputs.len().max(7));
     let nonempty: Vec<&Cdf> = inputs.iter().filter(|c| c.size > 0).collect();
+    // Inputs without observations (a host that logged none of this) say nothing about the
+    // distribution; locli counts their zeros in.
+    let shown: Vec<&Cdf> = if nonempty.is_empty() {
+        inputs.iter().collect()
+    } else {
+        nonempty.clone()
+    };
     let size: usize = inputs.iter().map(|c| c.size).sum();
     let mean = if size > 0 {
         nonempty
@@ -169,17 +163,14 @@ pub fn combine(inputs: &[Cdf]) -> Result<Cdf2, CdfError> {
     } else {
         0.0
     };
-    let mut medians: Vec<f64> = inputs.iter().map(|c| c.median).collect();
+    let mut medians: Vec<f64> = shown.iter().map(|c| c.median).collect();
     medians.sort_by(f64::total_cmp);
     let range = nonempty.iter().fold(None, |acc: Option<(f64, f64)>, c| {
         Some(acc.map_or(c.range, |(lo, hi)| (lo.min(c.range.0), hi.max(c.range.1))))
     });
     Ok(Cdf2 {
         size,
-        average: cdf(
-            &inner,
-            &inputs.iter().map(|c| c.average).collect::<Vec<_>>(),
-        ),
+        average: cdf(&inner, &shown.iter().map(|c| c.average).collect::<Vec<_>>()),
         average_weighted: mean,
         median: medians[medians.len() / 2],
         stddev,
@@ -188,7 +179,7 @@ pub fn combine(inputs: &[Cdf]) -> Result<Cdf2, CdfError> {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let values: Vec<f64> = inputs.iter().map(|x| x.samples[i].1).collect();
+                let values: Vec<f64> = shown.iter().map(|x| x.samples[i].1).collect();
                 (*c, cdf(&inner, &values))
             })
             .collect(),
@@ -200,6 +191,24 @@ pub fn gnuplot(c: &Cdf) -> String {
     c.samples
         .iter()
         .map(|(p, v)| format!("{p} {v}\n"))
+        .collect()
+}
+
+/// A CDF of CDFs as locli writes it for gnuplot: per centile the median across inputs, the
+/// smallest, the largest, and the median ∓ the standard deviation.
+pub fn gnuplot2(c: &Cdf2) -> String {
+    c.samples
+        .iter()
+        .map(|(p, inner)| {
+            let (m, sd) = (inner.median, inner.stddev);
+            format!(
+                "{p} {m} {} {} {} {}\n",
+                inner.range.0,
+                inner.range.1,
+                m - sd,
+                m + sd
+            )
+        })
         .collect()
 }
 
@@ -259,5 +268,25 @@ mod tests {
             Err(CdfError::IncoherentCentiles)
         );
         assert_eq!(combine(&[]), Err(CdfError::Empty));
+    }
+
+    #[test]
+    fn hosts_without_observations_do_not_drag_the_combination_to_zero() {
+        let a = cdf(&STD_CENTILES, &[1.0, 2.0, 3.0]);
+        let empty = cdf(&STD_CENTILES, &[]);
+        let c = combine(&[a.clone(), empty]).unwrap();
+        assert_eq!(c.size, 3);
+        assert_eq!(c.median, 2.0);
+        assert_eq!(
+            c.samples[0].1.range,
+            (1.0, 1.0),
+            "the empty input's 0 is not a sample"
+        );
+        // JSON round trip, as `wb analyse variance` reads runs back.
+        let back: Cdf = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+        assert_eq!(back, a);
+        let text = serde_json::to_string(&a).unwrap();
+        assert!(text.contains(r#""cdfRange":[1.0,3.0]"#), "{text}");
+        assert_eq!(gnuplot2(&c).lines().count(), STD_CENTILES.len());
     }
 }
