@@ -21,3 +21,4 @@ pub mod names;
 pub mod resources;
 pub mod source;
 pub mod summary;
+pub mod variance;

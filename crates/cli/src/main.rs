@@ -225,6 +225,13 @@ enum AnalyseAction {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Several analysed runs of one profile combined, metric by metric (locli's "variance"):
+    /// written to --out (default: `<runs-dir>/<newest tag>-variance/`).
+    Variance {
+        /// The runs: directories, tags or `current`.
+        #[arg(required = true, num_args = 2..)]
+        runs: Vec<String>,
+    },
 }
 
 /// Analyses every host's logs, writes the results into `out` and prints the one-screen summary.
@@ -256,20 +263,49 @@ fn analyse_cmd(cmd: AnalyseCmd) -> anyhow::Result<()> {
             let out = cmd.out.unwrap_or_else(|| PathBuf::from("analysis"));
             analyse_hosts(&wb_analyse::inventory::group_by_host(&files), &out, &opts)
         }
+        Some(AnalyseAction::Variance { runs }) => {
+            let runs_dir = runs_dir(cmd.runs_dir);
+            let mut results = Vec::new();
+            for r in &runs {
+                let dir = run_path(&runs_dir, r)?;
+                let tag = dir
+                    .file_name()
+                    .map_or(r.clone(), |n| n.to_string_lossy().into_owned());
+                results.push(wb_analyse::variance::RunResults::read(
+                    &dir.join("analysis"),
+                    &tag,
+                )?);
+            }
+            let v = wb_analyse::variance::combine_runs(&results);
+            let newest = v.runs.iter().max().cloned().unwrap_or_default();
+            let out = cmd
+                .out
+                .unwrap_or_else(|| runs_dir.join(format!("{newest}-variance")));
+            v.write(&out)
+                .with_context(|| format!("writing {}", out.display()))?;
+            print!("{}", wb_analyse::variance::render(&v));
+            println!("→ {}", out.display());
+            Ok(())
+        }
         None => {
             let arg = cmd.run.ok_or_else(|| {
                 anyhow::anyhow!("wb analyse: which run? (a directory, a tag or `current`)")
             })?;
-            let dir = if Path::new(&arg).join("meta.json").is_file() {
-                PathBuf::from(&arg)
-            } else {
-                wb_run::rundir::RunDir::open(&runs_dir(cmd.runs_dir), &arg)?.path
-            };
+            let dir = run_path(&runs_dir(cmd.runs_dir), &arg)?;
             let out = cmd.out.unwrap_or_else(|| dir.join("analysis"));
             opts.run = Some(dir.clone());
             analyse_hosts(&wb_analyse::inventory::run_dir_logs(&dir), &out, &opts)
         }
     }
+}
+
+/// A run given as a directory (with a `meta.json`) or a tag (or `current`) under `runs_dir`.
+fn run_path(runs_dir: &Path, arg: &str) -> anyhow::Result<PathBuf> {
+    Ok(if Path::new(arg).join("meta.json").is_file() {
+        PathBuf::from(arg)
+    } else {
+        wb_run::rundir::RunDir::open(runs_dir, arg)?.path
+    })
 }
 
 fn runs_dir(arg: Option<PathBuf>) -> PathBuf {
@@ -378,6 +414,14 @@ fn run_cmd(cmd: RunCmd) -> anyhow::Result<()> {
             let profile =
                 wb_profile::catalog::load(&name, &parse_sets(&cmd.sets)?, overlay.as_ref())
                     .context("the profile is refused; nothing was started")?;
+            let exprs: Vec<String> = profile
+                .analysis
+                .filter_exprs
+                .iter()
+                .map(|v| v.to_string())
+                .collect();
+            wb_analyse::filter::Filters::load(&profile.analysis.filters, &exprs)
+                .context("the profile's analysis filters are refused; nothing was started")?;
             anyhow::ensure!(
                 cmd.backend == "local",
                 "--backend {}: only `local` is available in this wb",

@@ -136,6 +136,12 @@ pub struct AnalysisOptions {
     /// Chain density below which a run is suspect.
     #[serde(default)]
     pub minimum_chain_density: Option<f64>,
+    /// Chain filters by name (`unitary`, `adopt-10`, `size-full`, …) or file, all applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<String>,
+    /// Chain filters as JSON expressions (locli's syntax, plus `COr`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filter_exprs: Vec<serde_json::Value>,
 }
 
 /// Values computed from the rest of the profile.
