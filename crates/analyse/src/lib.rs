@@ -5,7 +5,8 @@
 //! every line of every tracing system into a typed event or a counted skip; and `resources`:
 //! cumulative resource samples into per-second rates; `cdf`: locli's statistics; `chain`: the
 //! chain across hosts with forks and per-observer times; `inventory`: a first pass over every
-//! host of a run or file list.
+//! host of a run or file list; `timeline`: per-host, per-slot statistics (locli's `SlotStats`);
+//! (`machperf` to follow).
 
 pub mod cdf;
 pub mod chain;
@@ -17,3 +18,4 @@ pub mod inventory;
 pub mod names;
 pub mod resources;
 pub mod source;
+pub mod timeline;
