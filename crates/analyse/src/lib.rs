@@ -6,7 +6,7 @@
 //! cumulative resource samples into per-second rates; `cdf`: locli's statistics; `chain`: the
 //! chain across hosts with forks and per-observer times; `inventory`: a first pass over every
 //! host of a run or file list; `timeline`: per-host, per-slot statistics (locli's `SlotStats`);
-//! (`machperf` to follow).
+//! `machperf`: their distributions per host and across the cluster (`MachPerf`, `ClusterPerf`).
 
 pub mod cdf;
 pub mod chain;
@@ -15,6 +15,7 @@ pub mod field;
 pub mod genesis;
 pub mod ingest;
 pub mod inventory;
+pub mod machperf;
 pub mod names;
 pub mod resources;
 pub mod source;
