@@ -187,6 +187,9 @@ pub struct LogObject {
     /// The `host` field as logged (the analysis names hosts by file, as locli does, unless
     /// asked otherwise).
     pub host: String,
+    /// The `thread` field as logged (a number in a string, or a number; empty when absent):
+    /// pairs a peer's `TxsCollected` with its `TxsProcessed`.
+    pub thread: String,
     /// The event.
     pub body: Body,
 }

@@ -77,6 +77,11 @@ pub fn parse_line(text: &str) -> Result<Line, LineError> {
         Some(Value::String(h)) => h.clone(),
         _ => String::new(),
     };
+    let thread = match obj.get("thread") {
+        Some(Value::String(t)) => t.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
     let mut data = match obj.remove("data") {
         Some(Value::Object(d)) => d,
         _ => return Err(LineError::Envelope("data")),
@@ -99,7 +104,15 @@ pub fn parse_line(text: &str) -> Result<Line, LineError> {
         Some(b) => b,
         None => return Ok(Line::Other { ns, at, host }),
     };
-    Ok(Line::Event(LogObject { at, host, body }, ns))
+    Ok(Line::Event(
+        LogObject {
+            at,
+            host,
+            thread,
+            body,
+        },
+        ns,
+    ))
 }
 
 struct Data<'a> {

@@ -14,6 +14,7 @@ fn ev(ms: u64, body: Body) -> LogObject {
     LogObject {
         at: T0 + ms * 1_000_000,
         host: String::new(),
+        thread: String::new(),
         body,
     }
 }

@@ -11,6 +11,7 @@ fn ev(at_ms: u64, body: Body) -> LogObject {
     LogObject {
         at: 1_800_000_000 * S + at_ms * 1_000_000,
         host: String::new(),
+        thread: String::new(),
         body,
     }
 }

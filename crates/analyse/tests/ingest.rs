@@ -139,6 +139,13 @@ fn legacy_journal_and_quirky_envelopes() {
         panic!()
     };
     assert_eq!(ns, "cardano.node.Forge");
+    assert_eq!(o.thread, "5");
+    // A numeric thread id reads as its digits.
+    let numeric = r#"{"at":"2026-01-01T00:00:00Z","ns":"TxSubmission.TxInbound.Collected","data":{"kind":"TraceTxSubmissionCollected","count":3},"sev":"Info","thread":42,"host":"n"}"#;
+    let Ok(Line::Event(n, _)) = parse_line(numeric) else {
+        panic!()
+    };
+    assert_eq!((n.thread.as_str(), n.body), ("42", Body::TxsCollected(3)));
     assert_eq!(o.at, 1_614_592_800_500_000_000);
     assert_eq!(
         o.body,
