@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::blockprop::{self, BlockProp, BlockRow};
-use crate::cdf::{Cdf, gnuplot};
+use crate::cdf::{Cdf, gnuplot, gnuplot2};
 use crate::chain::Chain;
 use crate::filter::{FilterError, Filters};
 use crate::genesis::{Genesis, GenesisError, GenesisSource};
-use crate::inventory::{HostLogs, HostSummary, summarise};
-use crate::source::SourceError;
+use crate::inventory::{HostLogs, HostSummary, PassContext, PassError, pass};
+use crate::machperf::{self, ClusterPerf, MachPerf};
 use crate::summary::{self, RunContext, Summary};
 
 /// What to analyse and how.
@@ -43,9 +43,9 @@ pub enum AnalysisError {
     /// A filter.
     #[error(transparent)]
     Filter(#[from] FilterError),
-    /// A log could not be read.
+    /// A host's logs could not be read or its table written.
     #[error(transparent)]
-    Source(#[from] SourceError),
+    Pass(#[from] PassError),
     /// An output could not be written.
     #[error("writing {path}: {source}")]
     Write {
@@ -61,6 +61,10 @@ pub enum AnalysisError {
 pub struct Analysis {
     /// Per host accounting.
     pub hosts: Vec<HostSummary>,
+    /// Per host performance over the filtered slots (hosts with slots only).
+    pub machperf: Vec<MachPerf>,
+    /// The cluster's performance.
+    pub clusterperf: ClusterPerf,
     /// The chain.
     pub chain: Chain,
     /// The chain's timing.
@@ -110,8 +114,16 @@ fn resolve_filters(opts: &Options, ctx: &RunContext) -> Result<Filters, FilterEr
     Filters::load(&names, &exprs)
 }
 
-/// Analyses `hosts`' logs.
-pub fn analyse(hosts: &[HostLogs], opts: &Options) -> Result<Analysis, AnalysisError> {
+fn mkdir(d: &Path) -> Result<(), AnalysisError> {
+    std::fs::create_dir_all(d).map_err(|source| AnalysisError::Write {
+        path: d.to_owned(),
+        source,
+    })
+}
+
+/// Analyses `hosts`' logs; the per-slot table is written into `out` as hosts are read
+/// (`slots.csv`), everything else by [`write`].
+pub fn analyse(hosts: &[HostLogs], opts: &Options, out: &Path) -> Result<Analysis, AnalysisError> {
     if hosts.is_empty() {
         return Err(AnalysisError::NoLogs);
     }
@@ -123,18 +135,44 @@ pub fn analyse(hosts: &[HostLogs], opts: &Options) -> Result<Analysis, AnalysisE
     let genesis = resolve_genesis(hosts, opts)?;
     let filters = resolve_filters(opts, &ctx)?;
     filters.check(&genesis)?;
-    let (summaries, chain) = summarise(hosts, opts.threads.max(1))?;
-    // The cluster: hosts that run a chain (a generator or a tracer adopts nothing).
+    let parts = out.join("slots.parts");
+    mkdir(&parts)?;
+    let (results, chain) = pass(
+        hosts,
+        opts.threads.max(1),
+        PassContext {
+            genesis: Some(&genesis),
+            filters: &filters,
+            slots_dir: Some(&parts),
+        },
+    )?;
+    join_slot_tables(hosts, &parts, &out.join("slots.csv"))?;
+    let mut summaries = Vec::new();
+    let mut machperf = Vec::new();
+    for r in results {
+        summaries.push(r.summary);
+        machperf.extend(r.machperf);
+    }
+    // The cluster: hosts that run a chain (a generator or a tracer adopts nothing); their
+    // machines make the cluster's performance (the others' are still written per host).
     let cluster: Vec<String> = summaries
         .iter()
         .filter(|s| s.adopted > 0 || s.forged > 0 || s.leadership_checks > 0)
         .map(|s| s.host.clone())
         .collect();
+    let nodes: Vec<MachPerf> = machperf
+        .iter()
+        .filter(|m| cluster.contains(&m.host))
+        .cloned()
+        .collect();
+    let clusterperf = ClusterPerf::combine(&nodes);
     let (bp, blocks) = blockprop::compute(&chain, &cluster, &genesis, &filters);
     let names = filters.0.iter().map(|f| f.name.clone()).collect();
     let summary = summary::compute(&summaries, &bp, &genesis, names, &ctx);
     Ok(Analysis {
         hosts: summaries,
+        machperf,
+        clusterperf,
         chain,
         genesis,
         blockprop: bp,
@@ -143,11 +181,31 @@ pub fn analyse(hosts: &[HostLogs], opts: &Options) -> Result<Analysis, AnalysisE
     })
 }
 
+/// Joins the hosts' per-slot tables, in host order, under one header; removes the parts.
+fn join_slot_tables(hosts: &[HostLogs], parts: &Path, to: &Path) -> Result<(), AnalysisError> {
+    let werr = |path: &Path| {
+        let path = path.to_owned();
+        move |source| AnalysisError::Write { path, source }
+    };
+    let mut w = std::io::BufWriter::new(std::fs::File::create(to).map_err(werr(to))?);
+    crate::timeline::write_csv(&mut w, "", std::iter::empty(), true).map_err(werr(to))?;
+    for h in hosts {
+        let part = parts.join(format!("{}.csv", h.host));
+        if let Ok(mut f) = std::fs::File::open(&part) {
+            std::io::copy(&mut f, &mut w).map_err(werr(to))?;
+        }
+    }
+    std::io::Write::flush(&mut w).map_err(werr(to))?;
+    std::fs::remove_dir_all(parts).map_err(werr(parts))
+}
+
 /// One dictionary for every metric the outputs carry.
 #[derive(Serialize)]
 struct Dictionary {
     #[serde(rename = "dBlockProp")]
     block_prop: &'static [crate::field::Field],
+    #[serde(rename = "dClusterPerf")]
+    cluster_perf: &'static [crate::field::Field],
     #[serde(rename = "dSummary")]
     summary: &'static [crate::field::Field],
 }
@@ -168,18 +226,14 @@ fn write_json(path: &Path, v: &impl Serialize) -> Result<(), AnalysisError> {
 }
 
 /// Writes the analysis into `out`: `logs.json`, `chain.json`, `blockprop.json`, `blocks.csv`,
-/// `summary.json`, `dictionary.json` and `cdf/<id>.cdf`; returns the files written.
+/// `clusterperf.json`, `machperf/<host>.json`, `summary.json`, `dictionary.json` and
+/// `cdf/<id>.cdf`; returns the files written.
 pub fn write(a: &Analysis, out: &Path) -> Result<Vec<PathBuf>, AnalysisError> {
-    let mkdir = |d: &Path| {
-        std::fs::create_dir_all(d).map_err(|source| AnalysisError::Write {
-            path: d.to_owned(),
-            source,
-        })
-    };
     mkdir(out)?;
     mkdir(&out.join("cdf"))?;
     let dictionary = Dictionary {
         block_prop: blockprop::FIELDS,
+        cluster_perf: machperf::FIELDS,
         summary: summary::FIELDS,
     };
     let mut written = Vec::new();
@@ -187,6 +241,7 @@ pub fn write(a: &Analysis, out: &Path) -> Result<Vec<PathBuf>, AnalysisError> {
         ("logs.json", serde_json::json!({ "hosts": a.hosts })),
         ("chain.json", to_value(&a.chain)),
         ("blockprop.json", to_value(&a.blockprop)),
+        ("clusterperf.json", to_value(&a.clusterperf)),
         ("summary.json", to_value(&a.summary)),
         ("dictionary.json", to_value(&dictionary)),
     ] {
@@ -204,6 +259,16 @@ pub fn write(a: &Analysis, out: &Path) -> Result<Vec<PathBuf>, AnalysisError> {
         let p = out.join("cdf").join(format!("{id}.cdf"));
         write_file(&p, gnuplot(c).as_bytes())?;
     }
+    for (id, c) in &a.clusterperf.cdfs {
+        let p = out.join("cdf").join(format!("{id}.cdf"));
+        write_file(&p, gnuplot2(c).as_bytes())?;
+    }
+    mkdir(&out.join("machperf"))?;
+    for m in &a.machperf {
+        let p = out.join("machperf").join(format!("{}.json", m.host));
+        write_json(&p, m)?;
+    }
+    written.push(out.join("slots.csv"));
     Ok(written)
 }
 
@@ -307,6 +372,24 @@ pub fn render(a: &Analysis) -> String {
             bp.cluster_size
         );
     }
+    let cp = &a.clusterperf;
+    let avg = |id: &str, prec: usize| {
+        cp.cdfs
+            .get(id)
+            .filter(|c| c.size > 0)
+            .map_or("-".into(), |c| format!("{:.prec$}", c.average_weighted))
+    };
+    let _ = writeln!(
+        o,
+        "machines ({} hosts, {} slots analysed): CPU {} % of a core, RSS {} MiB, forge loop {} s after slot start, block gap {} s, {} CPU-85% spans",
+        cp.hosts.len(),
+        cp.slots,
+        avg("CentiCpu", 1),
+        avg("RSS", 0),
+        avg("cdfStarted", 4),
+        avg("cdfBlockGap", 2),
+        cp.cdfs.get("cdfSpanLensCpu").map_or(0, |c| c.size),
+    );
     if let Some(g) = &a.summary.generator {
         let _ = writeln!(
             o,

@@ -5,16 +5,20 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use serde::Serialize;
 
 use crate::chain::{Chain, ChainBuilder, MachView};
 use crate::event::Body;
+use crate::filter::{Filters, SlotFacts};
+use crate::genesis::Genesis;
+use crate::machperf::MachPerf;
 use crate::resources::Accumulator;
 use crate::source::{Counts, SourceError, host_of, read_host};
 use crate::summary::GeneratorFigures;
+use crate::timeline::{SlotStats, TimelineBuilder, TimelineCounters, write_csv};
 
 /// A host and its log files.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,10 +135,53 @@ pub struct HostSummary {
     /// Last event time, ns since the Unix epoch.
     #[serde(skip)]
     pub last_ns: Option<u64>,
+    /// Rows of its per-slot timeline (with a genesis), and how many the filters kept.
+    pub slots: Option<(usize, usize)>,
+    /// What its timeline skipped or patched.
+    pub timeline: Option<TimelineCounters>,
 }
 
-/// Reads one host: its summary, and its view of the chain.
-pub fn summarise_host(h: &HostLogs) -> Result<(HostSummary, MachView), SourceError> {
+/// What the per-host pass needs beyond the logs.
+#[derive(Debug, Clone, Copy)]
+pub struct PassContext<'a> {
+    /// The chain's time; without it no per-slot timeline is built.
+    pub genesis: Option<&'a Genesis>,
+    /// The filters (their slot conditions select the slots of the machine performance).
+    pub filters: &'a Filters,
+    /// Where to write each host's per-slot table (`<dir>/<host>.csv`), if anywhere.
+    pub slots_dir: Option<&'a Path>,
+}
+
+/// What one host's pass found, besides its view of the chain.
+#[derive(Debug, Clone)]
+pub struct HostResult {
+    /// Its accounting.
+    pub summary: HostSummary,
+    /// Its performance over the filtered slots (none for a host without slots, e.g. a
+    /// generator).
+    pub machperf: Option<MachPerf>,
+}
+
+/// A host's pass failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    /// A log could not be read.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The per-slot table could not be written.
+    #[error("writing {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Reads one host in one streaming pass: its accounting, its view of the chain and, with a
+/// genesis, its per-slot timeline — filtered, written as a table and summarised as its machine
+/// performance, then dropped (memory holds one host's slots, not the run's).
+pub fn pass_host(h: &HostLogs, ctx: PassContext<'_>) -> Result<(HostResult, MachView), PassError> {
     let mut s = HostSummary {
         host: h.host.clone(),
         files: h.files.len(),
@@ -144,10 +191,14 @@ pub fn summarise_host(h: &HostLogs) -> Result<(HostSummary, MachView), SourceErr
     let mut acc = Accumulator::default();
     let (mut cpu_sum, mut cpu_dt) = (0.0, 0.0);
     let mut view = MachView::new(&h.host);
+    let mut timeline = ctx.genesis.map(TimelineBuilder::new);
     let counts: Counts = read_host(&h.files, &h.host, |o| {
         first = Some(first.map_or(o.at, |f| f.min(o.at)));
         last = Some(last.map_or(o.at, |l| l.max(o.at)));
         view.push(&o);
+        if let Some(t) = timeline.as_mut() {
+            t.push(&o);
+        }
         match o.body {
             Body::StartLeadershipCheck { slot, .. } => {
                 s.leadership_checks += 1;
@@ -200,42 +251,96 @@ pub fn summarise_host(h: &HostLogs) -> Result<(HostSummary, MachView), SourceErr
     s.bad_samples = counts.bad_samples;
     s.foreign_host_lines = counts.foreign_host_lines;
     s.namespaces = counts.namespaces;
-    Ok((s, view))
+    let mut result = HostResult {
+        summary: s,
+        machperf: None,
+    };
+    if let (Some(t), Some(g)) = (timeline, ctx.genesis) {
+        let t = t.finish();
+        let kept: Vec<&SlotStats> = t
+            .rows
+            .iter()
+            .filter(|r| {
+                ctx.filters.accepts_slot(
+                    SlotFacts {
+                        slot: r.slot,
+                        leads: u64::from(r.count_leads),
+                    },
+                    g,
+                )
+            })
+            .collect();
+        result.summary.slots = Some((t.rows.len(), kept.len()));
+        if !t.rows.is_empty() {
+            if let Some(dir) = ctx.slots_dir {
+                let path = dir.join(format!("{}.csv", h.host));
+                let write = || -> std::io::Result<()> {
+                    let mut w = std::io::BufWriter::new(std::fs::File::create(&path)?);
+                    write_csv(&mut w, &h.host, &t.rows, false)?;
+                    w.into_inner().map_err(|e| e.into_error())?.sync_all()
+                };
+                write().map_err(|source| PassError::Write {
+                    path: path.clone(),
+                    source,
+                })?;
+            }
+            result.machperf = Some(MachPerf::new(&h.host, kept, g));
+        }
+        result.summary.timeline = Some(t.counters);
+    }
+    Ok((result, view))
 }
 
-/// Reads every host, `threads` at a time: summaries in host order, and the chain built from
-/// every host's block events.
-pub fn summarise(
+/// Reads every host, `threads` at a time: results in host order, and the chain built from every
+/// host's view (each handed over as soon as its host is read).
+pub fn pass(
     hosts: &[HostLogs],
     threads: usize,
-) -> Result<(Vec<HostSummary>, Chain), SourceError> {
+    ctx: PassContext<'_>,
+) -> Result<(Vec<HostResult>, Chain), PassError> {
     let next = AtomicUsize::new(0);
-    type Slot = Option<Result<(HostSummary, MachView), SourceError>>;
-    let out: Mutex<Vec<Slot>> = Mutex::new((0..hosts.len()).map(|_| None).collect());
+    let out: Mutex<Vec<Option<Result<HostResult, PassError>>>> =
+        Mutex::new((0..hosts.len()).map(|_| None).collect());
+    let chain = Mutex::new(ChainBuilder::default());
     std::thread::scope(|scope| {
         for _ in 0..threads.max(1).min(hosts.len().max(1)) {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(h) = hosts.get(i) else { break };
-                    let r = summarise_host(h);
-                    out.lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(r);
+                    let r = pass_host(h, ctx).map(|(r, view)| {
+                        chain
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .add_view(view);
+                        r
+                    });
+                    out.lock().unwrap_or_else(PoisonError::into_inner)[i] = Some(r);
                 }
             });
         }
     });
-    let mut chain = ChainBuilder::default();
-    let mut summaries = Vec::new();
-    for r in out
+    let results = out
         .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .unwrap_or_else(PoisonError::into_inner)
         .into_iter()
         .flatten()
-    {
-        let (s, view) = r?;
-        chain.add_view(view);
-        summaries.push(s);
-    }
-    Ok((summaries, chain.finish()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let chain = chain.into_inner().unwrap_or_else(PoisonError::into_inner);
+    Ok((results, chain.finish()))
+}
+
+/// Reads every host for its accounting and the chain only (no genesis, no timelines).
+pub fn summarise(
+    hosts: &[HostLogs],
+    threads: usize,
+) -> Result<(Vec<HostSummary>, Chain), PassError> {
+    let filters = Filters::default();
+    let ctx = PassContext {
+        genesis: None,
+        filters: &filters,
+        slots_dir: None,
+    };
+    let (results, chain) = pass(hosts, threads, ctx)?;
+    Ok((results.into_iter().map(|r| r.summary).collect(), chain))
 }

@@ -244,7 +244,7 @@ fn analyse_hosts(
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         ..opts.clone()
     };
-    let a = wb_analyse::analysis::analyse(hosts, &opts)?;
+    let a = wb_analyse::analysis::analyse(hosts, &opts, out)?;
     wb_analyse::analysis::write(&a, out)?;
     print!("{}", wb_analyse::analysis::render(&a));
     println!("→ {}", out.display());

@@ -141,6 +141,17 @@ fn wb_run_ci_test_produces_a_complete_run_directory() {
     let csv = std::fs::read_to_string(run.join("analysis/blocks.csv")).unwrap();
     assert_eq!(csv.lines().count(), blocks + 1);
     assert!(run.join("analysis/cdf/cdf0.50.cdf").is_file());
+    // Machine performance: the six nodes make the cluster (not the generator), every slot of
+    // every node in the per-slot table, CPU and RSS known, GHC-only figures absent.
+    let cp = json("clusterperf.json");
+    assert_eq!(cp["hosts"].as_array().unwrap().len(), 6, "{}", cp["hosts"]);
+    assert!(cp["CentiCpu"]["cdfSize"].as_u64().unwrap() > 6 * 400);
+    assert!(cp["RSS"]["cdfAverageWeighted"].as_f64().unwrap() > 1.0);
+    assert!(cp.get("CentiGC").is_none());
+    assert!(run.join("analysis/machperf/node-0.json").is_file());
+    let slots = std::fs::read_to_string(run.join("analysis/slots.csv")).unwrap();
+    assert!(slots.lines().filter(|l| l.starts_with("node-3,")).count() > 400);
+    assert!(run.join("analysis/cdf/CentiCpu.cdf").is_file());
 
     // `wb run list` and `show` see it.
     let list = s.wb_run(&["list"]).output().unwrap();
