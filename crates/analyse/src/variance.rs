@@ -46,11 +46,25 @@ fn read_json(path: &Path) -> Result<Value, VarianceError> {
     serde_json::from_str(&text).map_err(|e| err(e.to_string()))
 }
 
+/// The CDFs of an output: `blockprop.json` keeps them under `cdfs`; a machine's file has them
+/// beside its `host` and `slots`, as locli's `perf-stats.json` does.
 fn cdfs(v: &Value, path: &Path) -> Result<BTreeMap<String, Cdf>, VarianceError> {
-    serde_json::from_value(v["cdfs"].clone()).map_err(|e| VarianceError {
+    let fields = v.get("cdfs").unwrap_or(v);
+    let obj = fields.as_object().ok_or_else(|| VarianceError {
         path: path.to_owned(),
-        why: format!("field cdfs: {e}"),
-    })
+        why: "not an object of CDFs".into(),
+    })?;
+    obj.iter()
+        .filter(|(_, c)| c.get("cdfSize").is_some())
+        .map(|(id, c)| {
+            serde_json::from_value(c.clone())
+                .map(|c| (id.clone(), c))
+                .map_err(|e| VarianceError {
+                    path: path.to_owned(),
+                    why: format!("field {id}: {e}"),
+                })
+        })
+        .collect()
 }
 
 impl RunResults {

@@ -81,12 +81,15 @@ fn a_killed_node_is_reported_by_name() {
         out.contains("node-2 ended unexpectedly (killed by signal 9)"),
         "{out}"
     );
-    assert!(
-        out.contains("--- ") && out.contains("node-2/stderr")
-            || out.contains("node-2/stdout")
-            || out.contains("last lines"),
-        "{out}"
-    );
+    assert!(out.contains("last lines of its logs"), "{out}");
+    // Whichever of its own logs has anything in it is quoted, under its path.
+    for f in ["stderr", "stdout"] {
+        let log = std::fs::read_to_string(run.join("node-2").join(f)).unwrap_or_default();
+        if let Some(last) = log.lines().last() {
+            assert!(out.contains(&format!("node-2/{f}")), "{f}: {out}");
+            assert!(out.contains(last.trim()), "{f}'s last line: {out}");
+        }
+    }
     let meta = s.meta();
     assert_eq!(meta["meta"]["status"], "failed");
     assert_eq!(meta["meta"]["outcome"]["processes"]["node-2"]["signal"], 9);
