@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use serde::Serialize;
 
@@ -184,40 +184,40 @@ pub fn summarise_host(h: &HostLogs) -> Result<(HostSummary, Vec<LogObject>), Sou
 }
 
 /// Reads every host, `threads` at a time: summaries in host order, and the chain built from
-/// every host's block events.
+/// every host's block events (each host's handed to the chain as soon as it is read, so only the
+/// hosts being read hold theirs).
 pub fn summarise(
     hosts: &[HostLogs],
     threads: usize,
 ) -> Result<(Vec<HostSummary>, Chain), SourceError> {
     let next = AtomicUsize::new(0);
-    type Slot = Option<Result<(HostSummary, Vec<LogObject>), SourceError>>;
-    let out: Mutex<Vec<Slot>> = Mutex::new((0..hosts.len()).map(|_| None).collect());
+    let out: Mutex<Vec<Option<Result<HostSummary, SourceError>>>> =
+        Mutex::new((0..hosts.len()).map(|_| None).collect());
+    let chain = Mutex::new(ChainBuilder::default());
     std::thread::scope(|scope| {
         for _ in 0..threads.max(1).min(hosts.len().max(1)) {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(h) = hosts.get(i) else { break };
-                    let r = summarise_host(h);
-                    out.lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(r);
+                    let r = summarise_host(h).map(|(s, events)| {
+                        let mut c = chain.lock().unwrap_or_else(PoisonError::into_inner);
+                        for e in &events {
+                            c.add(&s.host, e);
+                        }
+                        s
+                    });
+                    out.lock().unwrap_or_else(PoisonError::into_inner)[i] = Some(r);
                 }
             });
         }
     });
-    let mut chain = ChainBuilder::default();
-    let mut summaries = Vec::new();
-    for r in out
+    let summaries = out
         .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .unwrap_or_else(PoisonError::into_inner)
         .into_iter()
         .flatten()
-    {
-        let (s, events) = r?;
-        for e in &events {
-            chain.add(&s.host, e);
-        }
-        summaries.push(s);
-    }
+        .collect::<Result<Vec<_>, _>>()?;
+    let chain = chain.into_inner().unwrap_or_else(PoisonError::into_inner);
     Ok((summaries, chain.finish()))
 }

@@ -10,10 +10,12 @@
 pub mod cdf;
 pub mod chain;
 pub mod event;
+mod fasthash;
 pub mod field;
 pub mod genesis;
 pub mod ingest;
 pub mod inventory;
 pub mod names;
+mod rawjson;
 pub mod resources;
 pub mod source;
