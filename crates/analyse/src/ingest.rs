@@ -4,10 +4,13 @@
 //! `data.kind`, forging traces wrapped as `{credentials, val}`), and systemd-journal JSON exports
 //! (the node's line in `MESSAGE`).
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use crate::event::{Body, LogObject, ResourceSample};
-use crate::names::{Kind, lookup};
+use crate::names::{Kind, lookup, lookup_kind, lookup_ns};
+use crate::rawjson::{self, Member, Members};
 
 /// Why a line is not read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -28,26 +31,27 @@ pub enum LineError {
     },
 }
 
-/// What a line is.
+/// What a line is. Namespace and host borrow from the line where they can.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Line {
+pub enum Line<'a> {
     /// A message the analysis reads, and its namespace as logged.
-    Event(LogObject, String),
+    Event(LogObject, Cow<'a, str>),
     /// A trace line the analysis does not read (its namespace, for frequency counts), or a
     /// variant of one it reads that carries nothing for it (a falling edge, a non-blocking
     /// read, a rollback: locli's `LOAny` kinds).
     Other {
         /// The namespace.
-        ns: String,
+        ns: Cow<'a, str>,
         /// When.
         at: u64,
         /// The `host` field as logged.
-        host: String,
+        host: Cow<'a, str>,
     },
 }
 
-/// Reads one line.
-pub fn parse_line(text: &str) -> Result<Line, LineError> {
+/// Reads one line, building a JSON tree: every shape (see [`LineReader`] for the fast way to
+/// the same answers).
+pub fn parse_line(text: &str) -> Result<Line<'static>, LineError> {
     let v: Value = serde_json::from_str(text).map_err(|_| LineError::NotJson)?;
     let Value::Object(mut obj) = v else {
         return Err(LineError::NotJson);
@@ -93,214 +97,391 @@ pub fn parse_line(text: &str) -> Result<Line, LineError> {
         }
     }
     let kind = data.get("kind").and_then(Value::as_str);
+    let (ns, host) = (Cow::Owned(ns), Cow::Owned(host));
     let Some(k) = lookup(&ns, kind) else {
         return Ok(Line::Other { ns, at, host });
     };
-    let d = Data {
-        ns: &ns,
-        data: &data,
-    };
-    let body = match d.body(k)? {
-        Some(b) => b,
-        None => return Ok(Line::Other { ns, at, host }),
-    };
-    Ok(Line::Event(
-        LogObject {
-            at,
-            host,
-            thread,
-            body,
-        },
-        ns,
-    ))
+    match body(&ns, &data, k)? {
+        Some(body) => Ok(Line::Event(
+            LogObject {
+                at,
+                host: host.into_owned(),
+                thread,
+                body,
+            },
+            ns,
+        )),
+        None => Ok(Line::Other { ns, at, host }),
+    }
 }
 
-struct Data<'a> {
-    ns: &'a str,
-    data: &'a Map<String, Value>,
+/// Reads lines as [`parse_line`] does, with the same answers, but without a JSON tree for the
+/// shape nearly every line has (a new-tracing envelope with `ns` a string): one checking pass
+/// over the bytes finds the envelope's and `data`'s members, untouched unless needed. Any
+/// other shape, any doubt, and every error go to [`parse_line`].
+#[derive(Debug, Default)]
+pub struct LineReader {
+    members: Members,
 }
 
-impl Data<'_> {
-    fn err(&self, field: &'static str) -> LineError {
-        LineError::Data {
-            ns: self.ns.to_owned(),
-            field,
+impl LineReader {
+    /// Reads one line (without its line break; bytes that are not UTF-8 read as U+FFFD).
+    pub fn read<'a>(&'a mut self, line: &'a [u8]) -> Result<Line<'a>, LineError> {
+        match self.fast(line) {
+            Some(l) => Ok(l),
+            None => parse_line(&String::from_utf8_lossy(line)),
         }
     }
 
-    /// A count: a number, or legacy `{"unBlockNo": n}` (locli's `BlockNoCompat`).
-    fn opt_u64(&self, field: &'static str) -> Option<u64> {
-        match self.data.get(field)? {
-            Value::Number(n) => n.as_u64(),
-            Value::Object(o) => o.values().next().and_then(Value::as_u64),
+    fn fast<'a>(&'a mut self, line: &'a [u8]) -> Option<Line<'a>> {
+        let m = &mut self.members;
+        m.scan(line)?;
+        if !m.data_is_object {
+            return None;
+        }
+        let top = |key| rawjson::get(line, &m.top, key);
+        let at = wb_trace::time::parse_utc_nanos(plain_str(top("at")?)?)?;
+        let ns = plain_str(top("ns")?)?;
+        let host = match top("host") {
+            Some(h) if h.first() == Some(&b'"') => Cow::Borrowed(plain_str(h)?),
+            _ => Cow::Borrowed(""),
+        };
+        let data = Raw {
+            line,
+            members: &m.data,
+        };
+        // Legacy forging traces wrap their fields: the general path unwraps them.
+        if !data.has("kind") && data.has("credentials") {
+            return None;
+        }
+        let kind = lookup_ns(ns).or_else(|| data.str("kind").and_then(|k| lookup_kind(&k)));
+        let ns = Cow::Borrowed(ns);
+        let Some(k) = kind else {
+            return Some(Line::Other { ns, at, host });
+        };
+        // An error is reported by the general path, with the same words.
+        Some(match body(&ns, &data, k).ok()? {
+            Some(body) => Line::Event(
+                LogObject {
+                    at,
+                    host: host.into_owned(),
+                    // A string, or a number as its digits.
+                    thread: match top("thread") {
+                        Some(t) if t.first() == Some(&b'"') => plain_str(t)?.to_owned(),
+                        Some(t) if t.first().is_some_and(u8::is_ascii_digit) => {
+                            std::str::from_utf8(t).ok()?.to_owned()
+                        }
+                        _ => String::new(),
+                    },
+                    body,
+                },
+                ns,
+            ),
+            None => Line::Other { ns, at, host },
+        })
+    }
+}
+
+/// A string value without escapes, as UTF-8.
+fn plain_str(raw: &[u8]) -> Option<&str> {
+    let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    if inner.contains(&b'\\') {
+        return None;
+    }
+    std::str::from_utf8(inner).ok()
+}
+
+/// A JSON value's `as_u64` under `BlockNoCompat`: a number, or `{"unBlockNo": n}` (the first
+/// member, as `serde_json`'s map orders them).
+fn count_of(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64(),
+        Value::Object(o) => o.values().next().and_then(Value::as_u64),
+        _ => None,
+    }
+}
+
+/// The fields of a `data` object, however they are held.
+trait Fields {
+    /// A count (see [`count_of`]).
+    fn u64(&self, field: &str) -> Option<u64>;
+    /// A signed integer.
+    fn i64(&self, field: &str) -> Option<i64>;
+    /// A number.
+    fn f64(&self, field: &str) -> Option<f64>;
+    /// A string.
+    fn str(&self, field: &str) -> Option<Cow<'_, str>>;
+    /// A boolean.
+    fn bool(&self, field: &str) -> Option<bool>;
+    /// Whether the field is there.
+    fn has(&self, field: &str) -> bool;
+    /// An integer member of an object member.
+    fn sub_u64(&self, field: &str, sub: &str) -> Option<u64>;
+    /// Any value, as a tree (for rare messages).
+    fn value(&self, field: &str) -> Option<Cow<'_, Value>>;
+}
+
+impl Fields for Map<String, Value> {
+    fn u64(&self, field: &str) -> Option<u64> {
+        count_of(self.get(field)?)
+    }
+    fn i64(&self, field: &str) -> Option<i64> {
+        self.get(field)?.as_i64()
+    }
+    fn f64(&self, field: &str) -> Option<f64> {
+        self.get(field)?.as_f64()
+    }
+    fn str(&self, field: &str) -> Option<Cow<'_, str>> {
+        self.get(field)?.as_str().map(Cow::Borrowed)
+    }
+    fn bool(&self, field: &str) -> Option<bool> {
+        self.get(field)?.as_bool()
+    }
+    fn has(&self, field: &str) -> bool {
+        self.contains_key(field)
+    }
+    fn sub_u64(&self, field: &str, sub: &str) -> Option<u64> {
+        self.get(field)?.get(sub)?.as_u64()
+    }
+    fn value(&self, field: &str) -> Option<Cow<'_, Value>> {
+        self.get(field).map(Cow::Borrowed)
+    }
+}
+
+/// `data`'s members as byte ranges of the line. Plain integers and strings are read in place;
+/// anything else is handed to `serde_json`, so every answer is the tree's answer.
+struct Raw<'a> {
+    line: &'a [u8],
+    members: &'a [Member],
+}
+
+/// Plain decimal digits (no sign, fraction or exponent).
+fn plain_digits(raw: &[u8]) -> bool {
+    !raw.is_empty() && raw.iter().all(u8::is_ascii_digit)
+}
+
+fn tree(raw: &[u8]) -> Option<Value> {
+    serde_json::from_str(&String::from_utf8_lossy(raw)).ok()
+}
+
+impl<'a> Raw<'a> {
+    fn get(&self, field: &str) -> Option<&'a [u8]> {
+        rawjson::get(self.line, self.members, field)
+    }
+
+    fn str_of(&self, raw: &'a [u8]) -> Option<Cow<'a, str>> {
+        if raw.first() != Some(&b'"') {
+            return None;
+        }
+        let inner = &raw[1..raw.len() - 1];
+        if inner.contains(&b'\\') {
+            return tree(raw).and_then(|v| v.as_str().map(|s| Cow::Owned(s.to_owned())));
+        }
+        Some(String::from_utf8_lossy(inner))
+    }
+}
+
+impl Fields for Raw<'_> {
+    fn u64(&self, field: &str) -> Option<u64> {
+        let raw = self.get(field)?;
+        if plain_digits(raw) {
+            // Too large for u64: serde_json reads a float, whose `as_u64` is None too.
+            return std::str::from_utf8(raw).ok()?.parse().ok();
+        }
+        count_of(&tree(raw)?)
+    }
+    fn i64(&self, field: &str) -> Option<i64> {
+        let raw = self.get(field)?;
+        if plain_digits(raw) {
+            return std::str::from_utf8(raw).ok()?.parse().ok();
+        }
+        tree(raw)?.as_i64()
+    }
+    fn f64(&self, field: &str) -> Option<f64> {
+        // serde_json's own float reading, whose last bit may differ from std's.
+        tree(self.get(field)?)?.as_f64()
+    }
+    fn str(&self, field: &str) -> Option<Cow<'_, str>> {
+        self.str_of(self.get(field)?)
+    }
+    fn bool(&self, field: &str) -> Option<bool> {
+        match self.get(field)? {
+            b"true" => Some(true),
+            b"false" => Some(false),
             _ => None,
         }
     }
-
-    fn u64(&self, field: &'static str) -> Result<u64, LineError> {
-        self.opt_u64(field).ok_or_else(|| self.err(field))
+    fn has(&self, field: &str) -> bool {
+        self.get(field).is_some()
     }
-
-    fn f64(&self, field: &'static str) -> Option<f64> {
-        self.data.get(field).and_then(Value::as_f64)
-    }
-
-    /// A hash: the first 64 characters of a string (`hash@slot` points keep the hash).
-    fn hash(&self, field: &'static str) -> Result<String, LineError> {
-        self.data
-            .get(field)
-            .and_then(Value::as_str)
-            .map(|s| s.chars().take(64).collect())
-            .ok_or_else(|| self.err(field))
-    }
-
-    fn body(&self, k: Kind) -> Result<Option<Body>, LineError> {
-        let slot = || self.u64("slot");
-        Ok(Some(match k {
-            Kind::Resources => Body::Resources(Box::new(ResourceSample {
-                centi_cpu: self.u64("CentiCpu")?,
-                centi_gc: self.opt_u64("CentiGC"),
-                centi_mut: self.opt_u64("CentiMut"),
-                gcs_major: self.opt_u64("GcsMajor"),
-                gcs_minor: self.opt_u64("GcsMinor"),
-                alloc: self.opt_u64("Alloc").unwrap_or(0),
-                live: self.opt_u64("Live"),
-                rss: self.u64("RSS")?,
-                heap: self.opt_u64("Heap").unwrap_or(0),
-                centi_blk_io: self.opt_u64("CentiBlkIO").unwrap_or(0),
-                threads: self.opt_u64("Threads").unwrap_or(0),
-                net_rd: self.opt_u64("NetRd").unwrap_or(0),
-                net_wr: self.opt_u64("NetWr").unwrap_or(0),
-                fs_rd: self.opt_u64("FsRd").unwrap_or(0),
-                fs_wr: self.opt_u64("FsWr").unwrap_or(0),
-            })),
-            Kind::StartLeadershipCheck => Body::StartLeadershipCheck {
-                slot: slot()?,
-                utxo_size: self.opt_u64("utxoSize"),
-                chain_density: self.f64("chainDensity"),
-            },
-            Kind::BlockContext => Body::BlockContext {
-                slot: self.u64("current slot")?,
-                // locli reads `tipBlockNo − 1`: the field is one ahead of other traces' numbers.
-                block_no: self.u64("tipBlockNo")?.saturating_sub(1),
-            },
-            Kind::LedgerState => Body::LedgerState { slot: slot()? },
-            Kind::LedgerView => Body::LedgerView { slot: slot()? },
-            Kind::NodeIsLeader => Body::LeadershipDecided {
-                slot: slot()?,
-                leader: true,
-            },
-            Kind::NodeNotLeader => Body::LeadershipDecided {
-                slot: slot()?,
-                leader: false,
-            },
-            Kind::TickedLedgerState => Body::TickedLedgerState { slot: slot()? },
-            Kind::MempoolSnapshot => Body::MempoolSnapshot { slot: slot()? },
-            Kind::ForgedBlock => Body::BlockForged {
-                slot: slot()?,
-                block_no: self.u64("blockNo")?,
-                block: self.hash("block")?,
-                prev: self.hash("blockPrev")?,
-            },
-            Kind::DownloadedHeader => Body::SeenHeader {
-                slot: slot()?,
-                block_no: self.u64("blockNo")?,
-                block: self.hash("block")?,
-            },
-            Kind::SendFetchRequest => Body::FetchRequested {
-                head: self.hash("head")?,
-                length: self.u64("length")?,
-            },
-            Kind::CompletedBlockFetch => Body::FetchCompleted {
-                block: self.hash("block")?,
-            },
-            Kind::ServerRead => Body::ServerSendHeader {
-                block: self.hash("block")?,
-            },
-            Kind::ServerUpdate => {
-                let flag = |f: &str| self.data.get(f).and_then(Value::as_bool);
-                if flag("risingEdge") == Some(false)
-                    || flag("blockingRead") == Some(false)
-                    || self.data.contains_key("rollBackTo")
-                {
-                    return Ok(None);
+    fn sub_u64(&self, field: &str, sub: &str) -> Option<u64> {
+        let raw = self.get(field)?;
+        if raw.first() == Some(&b'{') {
+            if let Ok(found) = rawjson::get_in(raw, sub) {
+                let n = found?;
+                if plain_digits(n) {
+                    return std::str::from_utf8(n).ok()?.parse().ok();
                 }
-                let block = self.hash("addBlock").or_else(|_| self.hash("block"))?;
-                Body::ServerSendHeader { block }
             }
-            Kind::ServerSendBlock => Body::ServerSendBlock {
-                block: self.hash("block")?,
-            },
-            Kind::AddedToCurrentChain => Body::AddedToCurrentChain {
-                block: self.hash("newtip")?,
-                size: None,
-                chain_length_delta: self
-                    .data
-                    .get("chainLengthDelta")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(1),
-            },
-            Kind::AdoptedBlock => Body::AddedToCurrentChain {
-                block: self.hash("blockHash")?,
-                size: self.opt_u64("blockSize"),
-                chain_length_delta: 1,
-            },
-            Kind::SwitchedToAFork => Body::SwitchedToAFork {
-                block: self.hash("newtip")?,
-            },
-            Kind::TookSnapshot => Body::TookSnapshot,
-            Kind::LedgerMetrics => Body::LedgerMetrics {
-                slot: slot()?,
-                utxo_size: self.opt_u64("utxoSize"),
-                chain_density: self.f64("chainDensity"),
-            },
-            Kind::TxsAcked => Body::TxsAcked(
-                self.data
-                    .get("txIds")
+        }
+        tree(raw)?.get(sub)?.as_u64()
+    }
+    fn value(&self, field: &str) -> Option<Cow<'_, Value>> {
+        tree(self.get(field)?).map(Cow::Owned)
+    }
+}
+
+/// The event a message of kind `k` says, from its `data` fields; `None` for the variants that
+/// carry nothing for the analysis.
+fn body<F: Fields>(ns: &str, d: &F, k: Kind) -> Result<Option<Body>, LineError> {
+    let err = |field: &'static str| LineError::Data {
+        ns: ns.to_owned(),
+        field,
+    };
+    let u64 = |field: &'static str| d.u64(field).ok_or_else(|| err(field));
+    // A hash: the first 64 characters of a string (`hash@slot` points keep the hash).
+    let hash = |field: &'static str| {
+        d.str(field)
+            .map(|s| s.chars().take(64).collect::<String>())
+            .ok_or_else(|| err(field))
+    };
+    let slot = || u64("slot");
+    Ok(Some(match k {
+        Kind::Resources => Body::Resources(Box::new(ResourceSample {
+            centi_cpu: u64("CentiCpu")?,
+            centi_gc: d.u64("CentiGC"),
+            centi_mut: d.u64("CentiMut"),
+            gcs_major: d.u64("GcsMajor"),
+            gcs_minor: d.u64("GcsMinor"),
+            alloc: d.u64("Alloc").unwrap_or(0),
+            live: d.u64("Live"),
+            rss: u64("RSS")?,
+            heap: d.u64("Heap").unwrap_or(0),
+            centi_blk_io: d.u64("CentiBlkIO").unwrap_or(0),
+            threads: d.u64("Threads").unwrap_or(0),
+            net_rd: d.u64("NetRd").unwrap_or(0),
+            net_wr: d.u64("NetWr").unwrap_or(0),
+            fs_rd: d.u64("FsRd").unwrap_or(0),
+            fs_wr: d.u64("FsWr").unwrap_or(0),
+        })),
+        Kind::StartLeadershipCheck => Body::StartLeadershipCheck {
+            slot: slot()?,
+            utxo_size: d.u64("utxoSize"),
+            chain_density: d.f64("chainDensity"),
+        },
+        Kind::BlockContext => Body::BlockContext {
+            slot: u64("current slot")?,
+            // locli reads `tipBlockNo − 1`: the field is one ahead of other traces' numbers.
+            block_no: u64("tipBlockNo")?.saturating_sub(1),
+        },
+        Kind::LedgerState => Body::LedgerState { slot: slot()? },
+        Kind::LedgerView => Body::LedgerView { slot: slot()? },
+        Kind::NodeIsLeader => Body::LeadershipDecided {
+            slot: slot()?,
+            leader: true,
+        },
+        Kind::NodeNotLeader => Body::LeadershipDecided {
+            slot: slot()?,
+            leader: false,
+        },
+        Kind::TickedLedgerState => Body::TickedLedgerState { slot: slot()? },
+        Kind::MempoolSnapshot => Body::MempoolSnapshot { slot: slot()? },
+        Kind::ForgedBlock => Body::BlockForged {
+            slot: slot()?,
+            block_no: u64("blockNo")?,
+            block: hash("block")?,
+            prev: hash("blockPrev")?,
+        },
+        Kind::DownloadedHeader => Body::SeenHeader {
+            slot: slot()?,
+            block_no: u64("blockNo")?,
+            block: hash("block")?,
+        },
+        Kind::SendFetchRequest => Body::FetchRequested {
+            head: hash("head")?,
+            length: u64("length")?,
+        },
+        Kind::CompletedBlockFetch => Body::FetchCompleted {
+            block: hash("block")?,
+        },
+        Kind::ServerRead => Body::ServerSendHeader {
+            block: hash("block")?,
+        },
+        Kind::ServerUpdate => {
+            if d.bool("risingEdge") == Some(false)
+                || d.bool("blockingRead") == Some(false)
+                || d.has("rollBackTo")
+            {
+                return Ok(None);
+            }
+            let block = hash("addBlock").or_else(|_| hash("block"))?;
+            Body::ServerSendHeader { block }
+        }
+        Kind::ServerSendBlock => Body::ServerSendBlock {
+            block: hash("block")?,
+        },
+        Kind::AddedToCurrentChain => Body::AddedToCurrentChain {
+            block: hash("newtip")?,
+            size: None,
+            chain_length_delta: d.i64("chainLengthDelta").unwrap_or(1),
+        },
+        Kind::AdoptedBlock => Body::AddedToCurrentChain {
+            block: hash("blockHash")?,
+            size: d.u64("blockSize"),
+            chain_length_delta: 1,
+        },
+        Kind::SwitchedToAFork => Body::SwitchedToAFork {
+            block: hash("newtip")?,
+        },
+        Kind::TookSnapshot => Body::TookSnapshot,
+        Kind::LedgerMetrics => Body::LedgerMetrics {
+            slot: slot()?,
+            utxo_size: d.u64("utxoSize"),
+            chain_density: d.f64("chainDensity"),
+        },
+        Kind::TxsAcked => Body::TxsAcked(
+            d.value("txIds")
+                .as_deref()
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
+        Kind::TxsCollected => Body::TxsCollected(u64("count")?),
+        Kind::TxsProcessed => Body::TxsProcessed {
+            accepted: u64("accepted")?,
+            rejected: u64("rejected")?,
+        },
+        Kind::MempoolAddedTx | Kind::MempoolRemoveTxs => Body::MempoolTxs(
+            d.sub_u64("mempoolSize", "numTxs")
+                .ok_or_else(|| err("mempoolSize.numTxs"))?,
+        ),
+        Kind::MempoolRejectedTx => Body::MempoolRejectedTx,
+        Kind::GeneratorSummary => {
+            let summary = d.value("summary");
+            let s = summary
+                .as_deref()
+                .and_then(Value::as_object)
+                .ok_or_else(|| err("summary"))?;
+            Body::GeneratorSummary {
+                no_failures: s
+                    .get("ssFailures")
                     .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|x| x.as_str().map(str::to_owned))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            ),
-            Kind::TxsCollected => Body::TxsCollected(self.u64("count")?),
-            Kind::TxsProcessed => Body::TxsProcessed {
-                accepted: self.u64("accepted")?,
-                rejected: self.u64("rejected")?,
-            },
-            Kind::MempoolAddedTx | Kind::MempoolRemoveTxs => Body::MempoolTxs(
-                self.data
-                    .get("mempoolSize")
-                    .and_then(|m| m.get("numTxs"))
+                    .is_none_or(Vec::is_empty),
+                sent: s
+                    .get("ssTxSent")
                     .and_then(Value::as_u64)
-                    .ok_or_else(|| self.err("mempoolSize.numTxs"))?,
-            ),
-            Kind::MempoolRejectedTx => Body::MempoolRejectedTx,
-            Kind::GeneratorSummary => {
-                let s = self
-                    .data
-                    .get("summary")
-                    .and_then(Value::as_object)
-                    .ok_or_else(|| self.err("summary"))?;
-                Body::GeneratorSummary {
-                    no_failures: s
-                        .get("ssFailures")
-                        .and_then(Value::as_array)
-                        .is_none_or(Vec::is_empty),
-                    sent: s
-                        .get("ssTxSent")
-                        .and_then(Value::as_u64)
-                        .ok_or_else(|| self.err("summary.ssTxSent"))?,
-                    elapsed: s.get("ssElapsed").and_then(Value::as_f64).unwrap_or(0.0),
-                    threadwise_tps: s
-                        .get("ssThreadwiseTps")
-                        .and_then(Value::as_array)
-                        .map(|a| a.iter().filter_map(Value::as_f64).collect())
-                        .unwrap_or_default(),
-                }
+                    .ok_or_else(|| err("summary.ssTxSent"))?,
+                elapsed: s.get("ssElapsed").and_then(Value::as_f64).unwrap_or(0.0),
+                threadwise_tps: s
+                    .get("ssThreadwiseTps")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_f64).collect())
+                    .unwrap_or_default(),
             }
-        }))
-    }
+        }
+    }))
 }

@@ -3,6 +3,11 @@
 //! the legacy `data.kind`. Looked up in locli's order: new `ns`, legacy `ns`, `kind` without a
 //! `Cardano.Node.` prefix as a legacy `ns`, then legacy `kind`.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use crate::fasthash::FastBuild;
+
 /// What a message is, before its fields are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -248,24 +253,62 @@ const EXTRA_NEW: &[(&str, Kind)] = &[
 
 /// The message a line is, from its namespace and `data.kind`, in locli's lookup order.
 pub fn lookup(ns: &str, kind: Option<&str>) -> Option<Kind> {
-    if let Some(k) = TABLE.iter().find(|r| r.2 == Some(ns)).map(|r| r.3) {
-        return Some(k);
-    }
-    if let Some(k) = EXTRA_NEW.iter().find(|r| r.0 == ns).map(|r| r.1) {
-        return Some(k);
-    }
-    if let Some(k) = TABLE.iter().find(|r| r.1 == Some(ns)).map(|r| r.3) {
-        return Some(k);
-    }
-    let kind = kind?;
+    lookup_ns(ns).or_else(|| kind.and_then(lookup_kind))
+}
+
+/// Name → message tables, built once: a lookup per line must not walk the table.
+struct Tables {
+    /// New `ns`, then the extra new names, then legacy `ns` (the first entry for a name wins).
+    ns: HashMap<&'static str, Kind, FastBuild>,
+    /// Legacy `ns` column, for `kind`s naming a legacy namespace.
+    legacy_ns: HashMap<&'static str, Kind, FastBuild>,
+    /// Legacy `kind` column.
+    legacy_kind: HashMap<&'static str, Kind, FastBuild>,
+}
+
+fn tables() -> &'static Tables {
+    static T: OnceLock<Tables> = OnceLock::new();
+    T.get_or_init(|| {
+        let mut t = Tables {
+            ns: HashMap::default(),
+            legacy_ns: HashMap::default(),
+            legacy_kind: HashMap::default(),
+        };
+        let names = TABLE
+            .iter()
+            .filter_map(|r| r.2.map(|n| (n, r.3)))
+            .chain(EXTRA_NEW.iter().copied())
+            .chain(TABLE.iter().filter_map(|r| r.1.map(|n| (n, r.3))));
+        for (name, k) in names {
+            t.ns.entry(name).or_insert(k);
+        }
+        for r in TABLE {
+            if let Some(n) = r.1 {
+                t.legacy_ns.entry(n).or_insert(r.3);
+            }
+            t.legacy_kind.entry(r.0).or_insert(r.3);
+        }
+        t
+    })
+}
+
+/// The message a namespace names by itself (locli's first two steps), if any.
+pub fn lookup_ns(ns: &str) -> Option<Kind> {
+    tables().ns.get(ns).copied()
+}
+
+/// The message a `data.kind` names (locli's last two steps: a legacy namespace, perhaps with a
+/// `Cardano.Node.` prefix, then a legacy kind), for lines whose namespace names none.
+pub fn lookup_kind(kind: &str) -> Option<Kind> {
     if kind == "TraceAddBlockEvent.SwitchedToAFork" {
         return Some(Kind::SwitchedToAFork);
     }
+    let t = tables();
     let stripped = kind.strip_prefix("Cardano.Node.").unwrap_or(kind);
-    if let Some(k) = TABLE.iter().find(|r| r.1 == Some(stripped)).map(|r| r.3) {
-        return Some(k);
-    }
-    TABLE.iter().find(|r| r.0 == kind).map(|r| r.3)
+    t.legacy_ns
+        .get(stripped)
+        .or_else(|| t.legacy_kind.get(kind))
+        .copied()
 }
 
 #[cfg(test)]

@@ -3,13 +3,14 @@
 //! Exact duplicate lines (a forwarder resending after a reconnect) are counted and dropped; a
 //! cut last line (a killed node) is counted apart from real errors.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-use std::io::BufRead;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::event::LogObject;
-use crate::ingest::{Line, parse_line};
+use crate::fasthash::{FastBuild, hash64};
+use crate::ingest::{Line, LineReader};
 
 /// How many recent lines are remembered to drop exact duplicates.
 const DUPLICATE_WINDOW: usize = 256;
@@ -82,76 +83,151 @@ pub fn read_host(
 ) -> Result<Counts, SourceError> {
     let mut files = files.to_vec();
     files.sort();
-    let mut c = Counts::default();
-    let hasher = BuildHasherDefault::<DefaultHasher>::default();
-    let mut recent: VecDeque<u64> = VecDeque::with_capacity(DUPLICATE_WINDOW);
-    let mut recent_set: HashSet<u64> = HashSet::with_capacity(DUPLICATE_WINDOW);
+    let mut r = HostReader {
+        host,
+        counts: Counts::default(),
+        recent: VecDeque::with_capacity(DUPLICATE_WINDOW),
+        recent_set: HashSet::with_capacity_and_hasher(DUPLICATE_WINDOW, FastBuild::default()),
+        namespaces: HashMap::default(),
+        reader: LineReader::default(),
+    };
+    let mut buf = vec![0u8; CHUNK];
     for path in &files {
-        let f = std::fs::File::open(path).map_err(|source| SourceError {
+        let err = |source| SourceError {
             path: path.clone(),
             source,
-        })?;
-        let mut r = std::io::BufReader::with_capacity(1 << 16, f);
-        let mut buf = Vec::new();
+        };
+        let mut f = std::fs::File::open(path).map_err(err)?;
+        // `buf[..len]` holds unread bytes: at most one unfinished line between reads.
+        let mut len = 0;
         let mut line_no = 0u64;
         loop {
-            buf.clear();
-            let n = r
-                .read_until(b'\n', &mut buf)
-                .map_err(|source| SourceError {
-                    path: path.clone(),
-                    source,
-                })?;
+            if len == buf.len() {
+                buf.resize(2 * len, 0);
+            }
+            let n = match f.read(&mut buf[len..]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(err(e)),
+            };
             if n == 0 {
+                if len > 0 {
+                    line_no += 1;
+                    r.line(&buf[..len], false, path, line_no, &mut sink);
+                }
                 break;
             }
-            line_no += 1;
-            let complete = buf.last() == Some(&b'\n');
-            let text = String::from_utf8_lossy(&buf);
-            let text = text.trim_end_matches(['\n', '\r']);
-            if text.trim().is_empty() {
-                continue;
+            let mut start = 0;
+            for nl in memchr::memchr_iter(b'\n', &buf[len..len + n]) {
+                let end = len + nl;
+                line_no += 1;
+                r.line(&buf[start..end], true, path, line_no, &mut sink);
+                start = end + 1;
             }
-            c.lines += 1;
-            let h = hasher.hash_one(text);
-            if recent_set.contains(&h) {
-                c.duplicates += 1;
-                continue;
+            len += n;
+            buf.copy_within(start..len, 0);
+            len -= start;
+        }
+    }
+    let mut c = r.counts;
+    c.namespaces = r
+        .namespaces
+        .into_iter()
+        .map(|(ns, n)| (ns.into_string(), n))
+        .collect();
+    Ok(c)
+}
+
+/// Bytes read at a time.
+const CHUNK: usize = 1 << 20;
+
+/// One host's reading state.
+struct HostReader<'h> {
+    host: &'h str,
+    counts: Counts,
+    /// Hashes of the last lines, oldest first, and as a set.
+    recent: VecDeque<u64>,
+    recent_set: HashSet<u64, FastBuild>,
+    /// Lines per namespace, kept unsorted while reading.
+    namespaces: HashMap<Box<str>, u64, FastBuild>,
+    reader: LineReader,
+}
+
+/// Blank as `str::trim` sees it: whitespace only (Unicode whitespace too).
+fn blank(text: &[u8]) -> bool {
+    match text
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+    {
+        None => true,
+        Some(i) if text[i] >= 0x80 => String::from_utf8_lossy(&text[i..]).trim().is_empty(),
+        Some(_) => false,
+    }
+}
+
+impl HostReader<'_> {
+    /// Accounts for one line (without its `\n`; `complete`: it had one).
+    fn line(
+        &mut self,
+        mut text: &[u8],
+        complete: bool,
+        path: &Path,
+        line_no: u64,
+        sink: &mut impl FnMut(LogObject),
+    ) {
+        while let [rest @ .., b'\n' | b'\r'] = text {
+            text = rest;
+        }
+        if blank(text) {
+            return;
+        }
+        let c = &mut self.counts;
+        c.lines += 1;
+        let h = hash64(text);
+        if !self.recent_set.insert(h) {
+            c.duplicates += 1;
+            return;
+        }
+        if self.recent.len() == DUPLICATE_WINDOW {
+            if let Some(old) = self.recent.pop_front() {
+                self.recent_set.remove(&old);
             }
-            if recent.len() == DUPLICATE_WINDOW {
-                if let Some(old) = recent.pop_front() {
-                    recent_set.remove(&old);
-                }
+        }
+        self.recent.push_back(h);
+        let (ns, line_host) = match self.reader.read(text) {
+            Ok(Line::Event(o, ns)) => {
+                c.events += 1;
+                let foreign = !o.host.is_empty() && o.host != self.host;
+                c.foreign_host_lines += u64::from(foreign);
+                sink(o);
+                (ns, Cow::Borrowed(""))
             }
-            recent.push_back(h);
-            recent_set.insert(h);
-            match parse_line(text) {
-                Ok(Line::Event(o, ns)) => {
-                    c.events += 1;
-                    *c.namespaces.entry(ns).or_default() += 1;
-                    if !o.host.is_empty() && o.host != host {
-                        c.foreign_host_lines += 1;
-                    }
-                    sink(o);
+            Ok(Line::Other { ns, host, .. }) => {
+                c.other += 1;
+                (ns, host)
+            }
+            Err(_) if !complete => {
+                c.truncated += 1;
+                return;
+            }
+            Err(e) => {
+                c.bad += 1;
+                if c.bad_samples.len() < SAMPLES {
+                    let quoted: String = String::from_utf8_lossy(text).chars().take(120).collect();
+                    c.bad_samples
+                        .push(format!("{}:{line_no}: {e}: {quoted}", path.display()));
                 }
-                Ok(Line::Other { ns, host: h, .. }) => {
-                    c.other += 1;
-                    if !h.is_empty() && h != host {
-                        c.foreign_host_lines += 1;
-                    }
-                    *c.namespaces.entry(ns).or_default() += 1;
-                }
-                Err(_) if !complete => c.truncated += 1,
-                Err(e) => {
-                    c.bad += 1;
-                    if c.bad_samples.len() < SAMPLES {
-                        let quoted: String = text.chars().take(120).collect();
-                        c.bad_samples
-                            .push(format!("{}:{line_no}: {e}: {quoted}", path.display()));
-                    }
-                }
+                return;
+            }
+        };
+        if !line_host.is_empty() && line_host != self.host {
+            c.foreign_host_lines += 1;
+        }
+        match self.namespaces.get_mut(ns.as_ref()) {
+            Some(n) => *n += 1,
+            None => {
+                self.namespaces.insert(ns.into(), 1);
             }
         }
     }
-    Ok(c)
 }

@@ -233,3 +233,65 @@ fn rotated_files_a_cut_last_line_and_hosts_from_names() {
     assert_eq!(slots, [1, 2, 10]);
     assert_eq!((c.truncated, c.bad, c.foreign_host_lines), (1, 0, 0));
 }
+
+#[test]
+fn the_fast_reader_answers_as_the_json_tree_does() {
+    use wb_analyse::ingest::LineReader;
+    let mut lines: Vec<String> = [
+        "block-producer-tracer-output.jsonl",
+        "tracer-output-array-ns.jsonl",
+        "relay-adoption-2026-shape.jsonl",
+        "legacy-human-coloured.log",
+    ]
+    .iter()
+    .flat_map(|f| {
+        std::fs::read_to_string(fixture(f))
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    })
+    .collect();
+    // Shapes the fast path must hand over or read the same: numbers in odd forms, escapes,
+    // duplicate keys, a wrapped legacy payload under a new namespace, a cut and glued line.
+    let env = |ns: &str, data: &str| {
+        format!(r#"{{"at":"2026-01-01T00:00:00.5Z","ns":"{ns}","data":{data},"host":"h"}}"#)
+    };
+    lines.extend([
+        env(
+            "Forge.Loop.ForgedBlock",
+            r#"{"kind":"TraceForgedBlock","slot":1.0,"blockNo":{"unBlockNo":4},"block":"a","blockPrev":"b"}"#,
+        ),
+        env(
+            "Forge.Loop.ForgedBlock",
+            r#"{"kind":"TraceForgedBlock","slot":3,"blockNo":2,"block":"a\u00e9\"","blockPrev":"b","slot":4}"#,
+        ),
+        env(
+            "ChainDB.AddBlockEvent.AddedToCurrentChain",
+            r#"{"newtip":"x@1","chainLengthDelta":-1}"#,
+        ),
+        env(
+            "LedgerMetrics",
+            r#"{"slot":18446744073709551616,"chainDensity":0.123456789012345678}"#,
+        ),
+        env(
+            "Forge.Loop.NodeIsLeader",
+            r#"{"credentials":"Cardano","val":{"kind":"TraceNodeIsLeader","slot":9}}"#,
+        ),
+        env("Some.Thing", r#"{"kind":"Cardano.Node.Forge.NodeIsLeader","slot":2}"#),
+        env("Mempool.AddedTx", r#"{"mempoolSize":{"numTxs":"7"}}"#),
+        env("Mempool.AddedTx", r#"{"mempoolSize":{"n\u0075mTxs":7}}"#),
+        env("ChainSync.ServerHeader.Update", r#"{"risingEdge":true,"block":"q"}"#),
+        format!(
+            "{}{}",
+            &env("Net.X", r#"{"a":"bcd"}"#)[..40],
+            env("Net.Y", "{}")
+        ),
+        r#"{"at":"2026-01-01T00:00:00Z","ns":"X","data":[],"host":"h"}"#.into(),
+        r#"{"at":"2026-01-01T00:00:00Z","ns":"X","data":{},"host":7}"#.into(),
+    ]);
+    let mut r = LineReader::default();
+    for l in &lines {
+        assert_eq!(r.read(l.as_bytes()), parse_line(l), "{l}");
+    }
+}

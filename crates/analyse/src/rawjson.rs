@@ -1,0 +1,338 @@
+//! A one-pass JSON checker for trace lines that keeps where the envelope's members and `data`'s
+//! members are, as byte ranges, instead of building a tree: most lines are only counted, and the
+//! rest need a handful of fields. It accepts exactly the JSON `serde_json` accepts, except in
+//! cases it declines (answers `None`) so that the caller asks `serde_json` instead: nesting
+//! deeper than 100, `\u` escapes of surrogates, and escapes in the keys it records.
+
+use std::ops::Range;
+
+/// A member of an object: its key (without quotes, no escapes) and its value as written.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// The key's bytes.
+    pub key: Range<usize>,
+    /// The value's bytes.
+    pub value: Range<usize>,
+}
+
+/// The members of a line's top-level object and of its `data` object.
+#[derive(Debug, Default)]
+pub struct Members {
+    /// The envelope's members, in line order.
+    pub top: Vec<Member>,
+    /// `data`'s members (of the last `data` member, as `serde_json` keeps the last), if it is an
+    /// object.
+    pub data: Vec<Member>,
+    /// Whether the last `data` member is an object.
+    pub data_is_object: bool,
+}
+
+const MAX_DEPTH: usize = 100;
+
+/// Byte classes inside a string: 0 plain, 1 the closing quote, 2 a backslash, 3 a control
+/// character (not allowed raw).
+static STRING_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = 3;
+        i += 1;
+    }
+    t[b'"' as usize] = 1;
+    t[b'\\' as usize] = 2;
+    t
+};
+
+#[inline]
+fn ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// A string starting at the quote `b[i]`: the index after its closing quote, and whether it has
+/// escapes.
+#[inline]
+fn string(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    let mut j = i + 1;
+    let mut escaped = false;
+    loop {
+        j = plain_run(b, j);
+        match STRING_CLASS[*b.get(j)? as usize] {
+            0 => j += 1,
+            1 => return Some((j + 1, escaped)),
+            2 => {
+                escaped = true;
+                match *b.get(j + 1)? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => j += 2,
+                    b'u' => {
+                        let hex = b.get(j + 2..j + 6)?;
+                        if !hex.iter().all(u8::is_ascii_hexdigit) {
+                            return None;
+                        }
+                        // Surrogates (pairs or lone) are left to serde_json.
+                        if matches!(hex[0], b'd' | b'D') && !matches!(hex[1], b'0'..=b'7') {
+                            return None;
+                        }
+                        j += 6;
+                    }
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// The index of the first quote, backslash or control character at or after `j` (or the end),
+/// eight bytes at a time: hashes and timestamps are long runs of plain bytes.
+#[inline]
+fn plain_run(b: &[u8], mut j: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(c) = b.get(j..j + 8) {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        let quote = w ^ (ONES * u64::from(b'"'));
+        let backslash = w ^ (ONES * u64::from(b'\\'));
+        // High bit of a byte set where it is zero (or below 0x20 for `w` itself); the lowest
+        // flagged byte is exact, which is the one used.
+        let hits = ((quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (w.wrapping_sub(ONES * 0x20) & !w))
+            & HIGH;
+        if hits != 0 {
+            return j + (hits.trailing_zeros() / 8) as usize;
+        }
+        j += 8;
+    }
+    while j < b.len() && STRING_CLASS[b[j] as usize] == 0 {
+        j += 1;
+    }
+    j
+}
+
+fn digits(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    i
+}
+
+/// A number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+fn number(b: &[u8], mut i: usize) -> Option<usize> {
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match *b.get(i)? {
+        b'0' => i += 1,
+        b'1'..=b'9' => i = digits(b, i + 1),
+        _ => return None,
+    }
+    if b.get(i) == Some(&b'.') {
+        let j = digits(b, i + 1);
+        if j == i + 1 {
+            return None;
+        }
+        i = j;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let j = digits(b, i);
+        if j == i {
+            return None;
+        }
+        i = j;
+    }
+    Some(i)
+}
+
+/// Where each member goes while checking an object.
+#[derive(Clone, Copy, PartialEq)]
+enum Record {
+    Nothing,
+    Top,
+    Data,
+}
+
+impl Members {
+    /// Checks that `line` is one JSON object (whitespace around allowed) and records its
+    /// members and `data`'s. `None`: not JSON, or a case left to `serde_json`.
+    pub fn scan(&mut self, line: &[u8]) -> Option<()> {
+        self.top.clear();
+        self.data.clear();
+        self.data_is_object = false;
+        let i = ws(line, 0);
+        if line.get(i) != Some(&b'{') {
+            return None;
+        }
+        let end = self.object(line, i, 0, Record::Top)?;
+        (ws(line, end) == line.len()).then_some(())
+    }
+
+    fn value(&mut self, b: &[u8], i: usize, depth: usize, rec: Record) -> Option<usize> {
+        match *b.get(i)? {
+            b'"' => string(b, i).map(|(e, _)| e),
+            b'{' => self.object(b, i, depth + 1, rec),
+            b'[' => self.array(b, i, depth + 1),
+            b't' => b[i..].starts_with(b"true").then_some(i + 4),
+            b'f' => b[i..].starts_with(b"false").then_some(i + 5),
+            b'n' => b[i..].starts_with(b"null").then_some(i + 4),
+            _ => number(b, i),
+        }
+    }
+
+    fn array(&mut self, b: &[u8], i: usize, depth: usize) -> Option<usize> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let mut j = ws(b, i + 1);
+        if b.get(j) == Some(&b']') {
+            return Some(j + 1);
+        }
+        loop {
+            j = self.value(b, j, depth, Record::Nothing)?;
+            j = ws(b, j);
+            match *b.get(j)? {
+                b',' => j = ws(b, j + 1),
+                b']' => return Some(j + 1),
+                _ => return None,
+            }
+        }
+    }
+
+    fn object(&mut self, b: &[u8], i: usize, depth: usize, rec: Record) -> Option<usize> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let mut j = ws(b, i + 1);
+        if b.get(j) == Some(&b'}') {
+            return Some(j + 1);
+        }
+        loop {
+            if b.get(j) != Some(&b'"') {
+                return None;
+            }
+            let (kend, escaped) = string(b, j)?;
+            let key = j + 1..kend - 1;
+            if escaped && rec != Record::Nothing {
+                return None;
+            }
+            j = ws(b, kend);
+            if b.get(j) != Some(&b':') {
+                return None;
+            }
+            let vstart = ws(b, j + 1);
+            let is_data = rec == Record::Top && &b[key.clone()] == b"data";
+            let vend = if is_data {
+                self.data.clear();
+                self.data_is_object = b.get(vstart) == Some(&b'{');
+                self.value(b, vstart, depth, Record::Data)?
+            } else {
+                self.value(b, vstart, depth, Record::Nothing)?
+            };
+            let m = Member {
+                key,
+                value: vstart..vend,
+            };
+            match rec {
+                Record::Top => self.top.push(m),
+                Record::Data => self.data.push(m),
+                Record::Nothing => {}
+            }
+            j = ws(b, vend);
+            match *b.get(j)? {
+                b',' => j = ws(b, j + 1),
+                b'}' => return Some(j + 1),
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// The value of the last member `key` among `members`.
+pub fn get<'a>(line: &'a [u8], members: &[Member], key: &str) -> Option<&'a [u8]> {
+    members
+        .iter()
+        .rev()
+        .find(|m| &line[m.key.clone()] == key.as_bytes())
+        .map(|m| &line[m.value.clone()])
+}
+
+/// The value of `key` in an object already checked by [`Members::scan`] (`obj` its bytes):
+/// `Err` when a key has escapes (left to `serde_json`).
+pub fn get_in<'a>(obj: &'a [u8], key: &str) -> Result<Option<&'a [u8]>, ()> {
+    let mut m = Members::default();
+    let mut found = None;
+    let mut j = ws(obj, 1);
+    if obj.get(j) == Some(&b'}') {
+        return Ok(None);
+    }
+    loop {
+        let (kend, escaped) = string(obj, j).ok_or(())?;
+        if escaped {
+            return Err(());
+        }
+        let vstart = ws(obj, ws(obj, kend) + 1);
+        let vend = m.value(obj, vstart, 1, Record::Nothing).ok_or(())?;
+        if &obj[j + 1..kend - 1] == key.as_bytes() {
+            found = Some(&obj[vstart..vend]);
+        }
+        j = ws(obj, vend);
+        match obj.get(j) {
+            Some(b',') => j = ws(obj, j + 1),
+            _ => return Ok(found),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(s: &str) -> bool {
+        Members::default().scan(s.as_bytes()).is_some()
+    }
+
+    #[test]
+    fn accepts_what_serde_json_accepts_and_declines_the_rest() {
+        let cases = [
+            r#"{"at":"x","ns":"a.b","data":{"k":[1,-2.5e3,{"z":null}],"t":true,"f":false},"host":"h"}"#,
+            r#" { "a" : "\"\\\/\b\f\n\r\t\u00e9" } "#,
+            r#"{}"#,
+            r#"{"a":0.5,"b":-0,"c":1E+2,"d":[]}"#,
+            r#"{"a":1,}"#,
+            r#"{"a":01}"#,
+            r#"{"a":1.}"#,
+            r#"{"a":"\q"}"#,
+            r#"{"a":tru}"#,
+            r#"{"a":1}x"#,
+            r#"{"a":1}{"b":2}"#,
+            r#"{"at":"x","ns":"a","data":{"k":"cut{"at":"y","ns":"b","data":{},"host":"h"}"#,
+            "{\"a\":\"tab\there\"}",
+            r#"[1,2]"#,
+            r#"{"a" 1}"#,
+        ];
+        for c in cases {
+            let serde = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(c);
+            assert_eq!(ok(c), serde.is_ok(), "{c}");
+        }
+        assert!(!ok(r#"{"a":"\ud83d\ude00"}"#), "surrogates are declined");
+    }
+
+    #[test]
+    fn records_envelope_and_data_members() {
+        let line = br#"{"at":"t","ns":"n","data":{"kind":"K","sub":{"numTxs":3}},"data":{"kind":"L","sub":{"numTxs":4,"numTxs":5}},"host":"h"}"#;
+        let mut m = Members::default();
+        m.scan(line).unwrap();
+        assert_eq!(m.top.len(), 5);
+        assert!(m.data_is_object);
+        assert_eq!(get(line, &m.data, "kind"), Some(&b"\"L\""[..]));
+        let sub = get(line, &m.data, "sub").unwrap();
+        assert_eq!(get_in(sub, "numTxs"), Ok(Some(&b"5"[..])));
+        assert_eq!(get_in(sub, "bytes"), Ok(None));
+    }
+}
