@@ -289,6 +289,7 @@ fn the_fast_reader_answers_as_the_json_tree_does() {
         ),
         r#"{"at":"2026-01-01T00:00:00Z","ns":"X","data":[],"host":"h"}"#.into(),
         r#"{"at":"2026-01-01T00:00:00Z","ns":"X","data":{},"host":7}"#.into(),
+        r#"{"at":"2026-01-01T00:00:00Z","ns":"TxSubmission.TxInbound.Collected","data":{"kind":"TraceTxSubmissionCollected","count":3},"thread":42,"host":"n"}"#.into(),
     ]);
     let mut r = LineReader::default();
     for l in &lines {
