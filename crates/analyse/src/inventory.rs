@@ -40,6 +40,39 @@ pub fn group_by_host(files: &[PathBuf]) -> Vec<HostLogs> {
         .collect()
 }
 
+/// Groups files by the `host` field of their first trace line (for logs whose file names do
+/// not say the host); files without one are named from the file as [`group_by_host`] does.
+/// Each file is one host's: lines in it logged by other hosts are counted as foreign.
+pub fn group_by_host_field(files: &[PathBuf]) -> Vec<HostLogs> {
+    let mut by: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    for f in files {
+        let host = first_host(f).unwrap_or_else(|| host_of(f));
+        by.entry(host).or_default().push(f.clone());
+    }
+    by.into_iter()
+        .map(|(host, files)| HostLogs { host, files })
+        .collect()
+}
+
+/// The `host` field of a file's first trace line that has one (among its first 1000 lines).
+fn first_host(path: &Path) -> Option<String> {
+    use std::io::BufRead;
+    let f = std::io::BufReader::new(std::fs::File::open(path).ok()?);
+    let mut reader = crate::ingest::LineReader::default();
+    for line in f.split(b'\n').take(1000) {
+        let line = line.ok()?;
+        let host = match reader.read(&line) {
+            Ok(crate::ingest::Line::Event(o, _)) => o.host,
+            Ok(crate::ingest::Line::Other { host, .. }) => host.into_owned(),
+            Err(_) => continue,
+        };
+        if !host.is_empty() {
+            return Some(host);
+        }
+    }
+    None
+}
+
 /// The logs of a `wb run` directory: the tracer's per-node directories when the nodes
 /// forwarded, else each process's `stdout` (`node-N/`, `explorer/`, `generator/`).
 pub fn run_dir_logs(run: &Path) -> Vec<HostLogs> {

@@ -224,6 +224,9 @@ enum AnalyseAction {
         /// The files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Name each file's host from the `host` field of its lines instead of its file name.
+        #[arg(long)]
+        host_field: bool,
     },
     /// Several analysed runs of one profile combined, metric by metric (locli's "variance"):
     /// written to --out (default: `<runs-dir>/<newest tag>-variance/`).
@@ -259,9 +262,14 @@ fn analyse_cmd(cmd: AnalyseCmd) -> anyhow::Result<()> {
         ..Default::default()
     };
     match cmd.action {
-        Some(AnalyseAction::Logs { files }) => {
+        Some(AnalyseAction::Logs { files, host_field }) => {
             let out = cmd.out.unwrap_or_else(|| PathBuf::from("analysis"));
-            analyse_hosts(&wb_analyse::inventory::group_by_host(&files), &out, &opts)
+            let hosts = if host_field {
+                wb_analyse::inventory::group_by_host_field(&files)
+            } else {
+                wb_analyse::inventory::group_by_host(&files)
+            };
+            analyse_hosts(&hosts, &out, &opts)
         }
         Some(AnalyseAction::Variance { runs }) => {
             let runs_dir = runs_dir(cmd.runs_dir);

@@ -65,6 +65,35 @@ fn analyse_logs_accounts_for_every_line_of_real_logs() {
     assert_eq!(summary["sumHosts"], 3);
     assert!(out.path().join("blockprop.json").is_file());
 
+    // Hosts from the `host` field: the producer's two files are one host's.
+    let r = Command::new(env!("CARGO_BIN_EXE_wb"))
+        .args(["analyse", "logs", "--host-field"])
+        .arg(fixtures.join("block-producer-tracer-output.jsonl"))
+        .arg(fixtures.join("tracer-output-array-ns.jsonl"))
+        .arg(fixtures.join("relay-adoption-2026-shape.jsonl"))
+        .arg("--out")
+        .arg(out.path().join("by-field"))
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let doc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("by-field/logs.json")).unwrap(),
+    )
+    .unwrap();
+    let hosts: Vec<(&str, u64, u64)> = doc["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["host"].as_str().unwrap(),
+                h["files"].as_u64().unwrap(),
+                h["lines"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(hosts, [("lfl4", 1, 2), ("p1.example", 2, 873)]);
+
     // Logs without a single leadership check and no genesis: refused, saying what to pass.
     let r = Command::new(env!("CARGO_BIN_EXE_wb"))
         .args(["analyse", "logs"])
