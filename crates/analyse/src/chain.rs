@@ -92,11 +92,14 @@ pub struct Block {
     pub observers: BTreeMap<String, Observed>,
 }
 
-/// Blocks that lost: forged, but not on the main chain.
+/// Blocks that lost: forged, but not on the main chain. With `prev`, the forks form a tree
+/// hanging off the main chain (a fork's `prev` is a main-chain block or another fork).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Fork {
     /// The block.
     pub hash: String,
+    /// Its predecessor.
+    pub prev: String,
     /// Its height.
     pub block_no: u64,
     /// Its slot.
@@ -105,6 +108,8 @@ pub struct Fork {
     pub forger: String,
     /// Hosts that adopted it before switching away.
     pub adopted_by: Vec<String>,
+    /// Hosts that saw its header (whether or not they adopted it).
+    pub seen_by: Vec<String>,
 }
 
 /// The reconstructed chain.
@@ -385,7 +390,14 @@ impl ChainBuilder {
                     .filter(|(_, o)| o.adopted.is_some())
                     .map(|(h, _)| h.clone())
                     .collect(),
+                seen_by: b
+                    .observers
+                    .iter()
+                    .filter(|(_, o)| o.header.is_some())
+                    .map(|(h, _)| h.clone())
+                    .collect(),
                 hash: b.hash,
+                prev: b.prev,
                 block_no: b.block_no,
                 slot: b.slot,
                 forger: b.forger,

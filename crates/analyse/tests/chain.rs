@@ -100,6 +100,10 @@ fn main_chain_forks_and_adoption_delays() {
             ("f2", 2)
         );
         assert_eq!(chain.forks[0].adopted_by, ["a", "d"]);
+        assert_eq!(
+            chain.forks[0].prev, "b1",
+            "the fork hangs off the main chain at b1"
+        );
         assert_eq!(chain.unknown_adoptions, 1);
         let delays = |i: usize| {
             let mut d = chain.main[i].adoption_delays();
