@@ -5,7 +5,7 @@
 //! every line of every tracing system into a typed event or a counted skip; and `resources`:
 //! cumulative resource samples into per-second rates; `cdf`: locli's statistics; `chain`: the
 //! chain across hosts with forks and per-observer times; `inventory`: a first pass over every
-//! host of a run or file list.
+//! host of a run or file list; `synth`: synthetic cluster logs with their known answers.
 
 pub mod cdf;
 pub mod chain;
@@ -19,3 +19,4 @@ pub mod names;
 mod rawjson;
 pub mod resources;
 pub mod source;
+pub mod synth;
