@@ -5,10 +5,12 @@
 //! (the node's line in `MESSAGE`).
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
 use crate::event::{Body, LogObject, ResourceSample};
+use crate::fasthash::FastBuild;
 use crate::names::{Kind, lookup, lookup_kind, lookup_ns};
 use crate::rawjson::{self, Member, Members};
 
@@ -118,31 +120,67 @@ pub fn parse_line(text: &str) -> Result<Line<'static>, LineError> {
 /// Reads lines as [`parse_line`] does, with the same answers, but without a JSON tree for the
 /// shape nearly every line has (a new-tracing envelope with `ns` a string): one checking pass
 /// over the bytes finds the envelope's and `data`'s members, untouched unless needed. Any
-/// other shape, any doubt, and every error go to [`parse_line`].
+/// other shape, any doubt, and every error go to [`parse_line`]. It also counts the lines it
+/// read per namespace, which a table it keeps anyway (namespace → message) makes cheap.
 #[derive(Debug, Default)]
 pub struct LineReader {
     members: Members,
+    names: HashMap<Box<[u8]>, Name, FastBuild>,
+    time: TimeCache,
+}
+
+/// A namespace seen: the message it names by itself, lines read under it, and the last
+/// `data.kind` (as written) read with it and the message that names (most namespaces log one
+/// kind, so the kind tables are not asked for every line).
+#[derive(Debug)]
+struct Name {
+    kind: Option<Kind>,
+    lines: u64,
+    by_kind: Option<(Box<[u8]>, Option<Kind>)>,
 }
 
 impl LineReader {
     /// Reads one line (without its line break; bytes that are not UTF-8 read as U+FFFD).
-    pub fn read<'a>(&'a mut self, line: &'a [u8]) -> Result<Line<'a>, LineError> {
-        match self.fast(line) {
-            Some(l) => Ok(l),
-            None => parse_line(&String::from_utf8_lossy(line)),
+    pub fn read<'a>(&mut self, line: &'a [u8]) -> Result<Line<'a>, LineError> {
+        if let Some(l) = self.fast(line) {
+            return Ok(l);
         }
+        let l = parse_line(&String::from_utf8_lossy(line))?;
+        let (Line::Event(_, ns) | Line::Other { ns, .. }) = &l;
+        self.name(ns.as_bytes()).lines += 1;
+        Ok(l)
     }
 
-    fn fast<'a>(&'a mut self, line: &'a [u8]) -> Option<Line<'a>> {
+    /// Lines read per namespace.
+    pub fn namespaces(&self) -> impl Iterator<Item = (String, u64)> + '_ {
+        self.names
+            .iter()
+            .filter(|(_, n)| n.lines > 0)
+            .map(|(ns, n)| (String::from_utf8_lossy(ns).into_owned(), n.lines))
+    }
+
+    fn name(&mut self, ns: &[u8]) -> &mut Name {
+        if !self.names.contains_key(ns) {
+            let kind = std::str::from_utf8(ns).ok().and_then(lookup_ns);
+            let name = Name {
+                kind,
+                lines: 0,
+                by_kind: None,
+            };
+            self.names.insert(ns.into(), name);
+        }
+        self.names.get_mut(ns).expect("inserted above")
+    }
+
+    fn fast<'a>(&mut self, line: &'a [u8]) -> Option<Line<'a>> {
         let m = &mut self.members;
         m.scan(line)?;
         if !m.data_is_object {
             return None;
         }
-        let top = |key| rawjson::get(line, &m.top, key);
-        let at = wb_trace::time::parse_utc_nanos(plain_str(top("at")?)?)?;
-        let ns = plain_str(top("ns")?)?;
-        let host = match top("host") {
+        let at = self.time.parse(plain_bytes(&line[m.at.clone()?])?)?;
+        let ns_bytes = plain_bytes(&line[m.ns.clone()?])?;
+        let host = match m.host.clone().map(|r| &line[r]) {
             Some(h) if h.first() == Some(&b'"') => Cow::Borrowed(plain_str(h)?),
             _ => Cow::Borrowed(""),
         };
@@ -151,44 +189,141 @@ impl LineReader {
             members: &m.data,
         };
         // Legacy forging traces wrap their fields: the general path unwraps them.
-        if !data.has("kind") && data.has("credentials") {
+        let raw_kind = data.get("kind");
+        if raw_kind.is_none() && data.has("credentials") {
             return None;
         }
-        let kind = lookup_ns(ns).or_else(|| data.str("kind").and_then(|k| lookup_kind(&k)));
-        let ns = Cow::Borrowed(ns);
-        let Some(k) = kind else {
-            return Some(Line::Other { ns, at, host });
+        let ns = Cow::Borrowed(std::str::from_utf8(ns_bytes).ok()?);
+        let name = match self.names.get_mut(ns_bytes) {
+            Some(n) => n,
+            None => {
+                let name = Name {
+                    kind: lookup_ns(&ns),
+                    lines: 0,
+                    by_kind: None,
+                };
+                self.names.entry(ns_bytes.into()).or_insert(name)
+            }
         };
-        // An error is reported by the general path, with the same words.
-        Some(match body(&ns, &data, k).ok()? {
-            Some(body) => Line::Event(
-                LogObject {
-                    at,
-                    host: host.into_owned(),
-                    // A string, or a number as its digits.
-                    thread: match top("thread") {
-                        Some(t) if t.first() == Some(&b'"') => plain_str(t)?.to_owned(),
-                        Some(t) if t.first().is_some_and(u8::is_ascii_digit) => {
-                            std::str::from_utf8(t).ok()?.to_owned()
-                        }
-                        _ => String::new(),
-                    },
-                    body,
-                },
-                ns,
-            ),
+        let kind = match (name.kind, raw_kind, &name.by_kind) {
+            (Some(k), _, _) => Some(k),
+            (None, None, _) => None,
+            (None, Some(raw), Some((last, k))) if **last == *raw => *k,
+            (None, Some(raw), _) => {
+                let k = data.str_of(raw).and_then(|k| lookup_kind(&k));
+                name.by_kind = Some((raw.into(), k));
+                k
+            }
+        };
+        let line = match kind {
             None => Line::Other { ns, at, host },
-        })
+            // An error is reported by the general path, with the same words.
+            Some(k) => match body(&ns, &data, k).ok()? {
+                Some(body) => Line::Event(
+                    LogObject {
+                        at,
+                        host: host.into_owned(),
+                        // A string, or a number as its digits.
+                        thread: match m.thread.clone().map(|r| &line[r]) {
+                            Some(t) if t.first() == Some(&b'"') => plain_str(t)?.to_owned(),
+                            Some(t) if t.first().is_some_and(u8::is_ascii_digit) => {
+                                std::str::from_utf8(t).ok()?.to_owned()
+                            }
+                            _ => String::new(),
+                        },
+                        body,
+                    },
+                    ns,
+                ),
+                None => Line::Other { ns, at, host },
+            },
+        };
+        name.lines += 1;
+        Some(line)
     }
+}
+
+/// `at` read as [`wb_trace::time::parse_utc_nanos`] does, with the same answers, but the date,
+/// hour and minute (the same on most consecutive lines) converted once.
+#[derive(Debug, Default)]
+struct TimeCache {
+    /// `YYYY-MM-DDTHH:MM:` of the last full parse, and its time.
+    prefix: [u8; 17],
+    base: Option<u64>,
+}
+
+impl TimeCache {
+    fn parse(&mut self, s: &[u8]) -> Option<u64> {
+        if s.len() < 20 || s[..17] != self.prefix || self.base.is_none() {
+            let t = wb_trace::time::parse_utc_nanos(std::str::from_utf8(s).ok()?)?;
+            let mut minute = [0u8; 20];
+            minute[..17].copy_from_slice(&s[..17]);
+            minute[17..].copy_from_slice(b"00Z");
+            self.base = std::str::from_utf8(&minute)
+                .ok()
+                .and_then(wb_trace::time::parse_utc_nanos);
+            self.prefix.copy_from_slice(&s[..17]);
+            return Some(t);
+        }
+        // Seconds, an optional fraction of at least one digit, `Z`.
+        let (sec, rest) = (&s[17..19], &s[19..s.len() - 1]);
+        if s[s.len() - 1] != b'Z' || !sec.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let sec = u64::from((sec[0] - b'0') * 10 + (sec[1] - b'0'));
+        if sec > 60 {
+            return None;
+        }
+        let mut nanos = 0u64;
+        if let Some((&dot, frac)) = rest.split_first() {
+            if dot != b'.' || frac.is_empty() {
+                return None;
+            }
+            let mut scale = 100_000_000u64;
+            for &c in frac {
+                if !c.is_ascii_digit() {
+                    return None;
+                }
+                nanos += u64::from(c - b'0') * scale;
+                scale /= 10;
+            }
+        }
+        Some(self.base? + sec * 1_000_000_000 + nanos)
+    }
+}
+
+/// A string value's bytes, if it has no escapes.
+fn plain_bytes(raw: &[u8]) -> Option<&[u8]> {
+    let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    (!has_backslash(inner)).then_some(inner)
+}
+
+/// Whether a string has escapes. A plain loop: these strings are short, and `contains` calls
+/// `memchr`, which costs more here.
+fn has_backslash(s: &[u8]) -> bool {
+    for &b in s {
+        if b == b'\\' {
+            return true;
+        }
+    }
+    false
 }
 
 /// A string value without escapes, as UTF-8.
 fn plain_str(raw: &[u8]) -> Option<&str> {
-    let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
-    if inner.contains(&b'\\') {
+    std::str::from_utf8(plain_bytes(raw)?).ok()
+}
+
+/// Plain decimal digits (no sign, fraction or exponent) as a number, `None` past `u64::MAX`
+/// (where serde_json reads a float, whose `as_u64` is `None` too).
+fn plain_u64(raw: &[u8]) -> Option<u64> {
+    if raw.is_empty() {
         return None;
     }
-    std::str::from_utf8(inner).ok()
+    raw.iter().try_fold(0u64, |n, &b| {
+        b.is_ascii_digit().then_some(())?;
+        n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    })
 }
 
 /// A JSON value's `as_u64` under `BlockNoCompat`: a number, or `{"unBlockNo": n}` (the first
@@ -274,7 +409,7 @@ impl<'a> Raw<'a> {
             return None;
         }
         let inner = &raw[1..raw.len() - 1];
-        if inner.contains(&b'\\') {
+        if has_backslash(inner) {
             return tree(raw).and_then(|v| v.as_str().map(|s| Cow::Owned(s.to_owned())));
         }
         Some(String::from_utf8_lossy(inner))
@@ -285,15 +420,14 @@ impl Fields for Raw<'_> {
     fn u64(&self, field: &str) -> Option<u64> {
         let raw = self.get(field)?;
         if plain_digits(raw) {
-            // Too large for u64: serde_json reads a float, whose `as_u64` is None too.
-            return std::str::from_utf8(raw).ok()?.parse().ok();
+            return plain_u64(raw);
         }
         count_of(&tree(raw)?)
     }
     fn i64(&self, field: &str) -> Option<i64> {
         let raw = self.get(field)?;
         if plain_digits(raw) {
-            return std::str::from_utf8(raw).ok()?.parse().ok();
+            return plain_u64(raw).and_then(|n| i64::try_from(n).ok());
         }
         tree(raw)?.as_i64()
     }
@@ -320,7 +454,7 @@ impl Fields for Raw<'_> {
             if let Ok(found) = rawjson::get_in(raw, sub) {
                 let n = found?;
                 if plain_digits(n) {
-                    return std::str::from_utf8(n).ok()?.parse().ok();
+                    return plain_u64(n);
                 }
             }
         }

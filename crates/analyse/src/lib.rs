@@ -12,7 +12,7 @@
 //!   `blockprop`: block propagation (locli's `BlockProp`);
 //! * `cdf`: locli's statistics; `field`: the data dictionary; `summary`: the run summary;
 //! * `inventory`: the per-host pass; `analysis`: the whole analysis and its files;
-//!   `variance`: several runs combined.
+//!   `variance`: several runs combined; `synth`: synthetic cluster logs with their known answers.
 
 pub mod analysis;
 pub mod blockprop;
@@ -31,5 +31,6 @@ mod rawjson;
 pub mod resources;
 pub mod source;
 pub mod summary;
+pub mod synth;
 pub mod timeline;
 pub mod variance;

@@ -15,16 +15,23 @@ pub struct Member {
     pub value: Range<usize>,
 }
 
-/// The members of a line's top-level object and of its `data` object.
+/// Where a line's envelope members and its `data` object's members are.
 #[derive(Debug, Default)]
 pub struct Members {
-    /// The envelope's members, in line order.
-    pub top: Vec<Member>,
     /// `data`'s members (of the last `data` member, as `serde_json` keeps the last), if it is an
     /// object.
     pub data: Vec<Member>,
     /// Whether the last `data` member is an object.
     pub data_is_object: bool,
+    /// The last `at`, `ns`, `host` and `thread` members' values, found while checking (the
+    /// envelope's keys every line is asked for).
+    pub at: Option<Range<usize>>,
+    /// See `at`.
+    pub ns: Option<Range<usize>>,
+    /// See `at`.
+    pub host: Option<Range<usize>>,
+    /// See `at`.
+    pub thread: Option<Range<usize>>,
 }
 
 const MAX_DEPTH: usize = 100;
@@ -93,13 +100,13 @@ fn plain_run(b: &[u8], mut j: usize) -> usize {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     while let Some(c) = b.get(j..j + 8) {
         let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        let quote = w ^ (ONES * u64::from(b'"'));
+        // XOR 0x02 keeps 0x00–0x1f among themselves and turns the quote into the only 0x20: one
+        // "below 0x21" test finds both; a zero test finds the backslash. The high bit of each
+        // flagged byte is set; the lowest flagged byte is exact, which is the one used.
+        let low = w ^ (ONES * 0x02);
         let backslash = w ^ (ONES * u64::from(b'\\'));
-        // High bit of a byte set where it is zero (or below 0x20 for `w` itself); the lowest
-        // flagged byte is exact, which is the one used.
-        let hits = ((quote.wrapping_sub(ONES) & !quote)
-            | (backslash.wrapping_sub(ONES) & !backslash)
-            | (w.wrapping_sub(ONES * 0x20) & !w))
+        let hits = ((low.wrapping_sub(ONES * 0x21) & !low)
+            | (backslash.wrapping_sub(ONES) & !backslash))
             & HIGH;
         if hits != 0 {
             return j + (hits.trailing_zeros() / 8) as usize;
@@ -162,9 +169,9 @@ impl Members {
     /// Checks that `line` is one JSON object (whitespace around allowed) and records its
     /// members and `data`'s. `None`: not JSON, or a case left to `serde_json`.
     pub fn scan(&mut self, line: &[u8]) -> Option<()> {
-        self.top.clear();
         self.data.clear();
         self.data_is_object = false;
+        (self.at, self.ns, self.host, self.thread) = (None, None, None, None);
         let i = ws(line, 0);
         if line.get(i) != Some(&b'{') {
             return None;
@@ -234,14 +241,20 @@ impl Members {
             } else {
                 self.value(b, vstart, depth, Record::Nothing)?
             };
-            let m = Member {
-                key,
-                value: vstart..vend,
-            };
-            match rec {
-                Record::Top => self.top.push(m),
-                Record::Data => self.data.push(m),
-                Record::Nothing => {}
+            if rec == Record::Top {
+                match &b[key.clone()] {
+                    b"at" => self.at = Some(vstart..vend),
+                    b"ns" => self.ns = Some(vstart..vend),
+                    b"host" => self.host = Some(vstart..vend),
+                    b"thread" => self.thread = Some(vstart..vend),
+                    _ => {}
+                }
+            }
+            if rec == Record::Data {
+                self.data.push(Member {
+                    key,
+                    value: vstart..vend,
+                });
             }
             j = ws(b, vend);
             match *b.get(j)? {
@@ -253,12 +266,14 @@ impl Members {
     }
 }
 
-/// The value of the last member `key` among `members`.
+/// The value of the last member `key` among `members` (of `line`).
 pub fn get<'a>(line: &'a [u8], members: &[Member], key: &str) -> Option<&'a [u8]> {
+    let key = key.as_bytes();
     members
         .iter()
         .rev()
-        .find(|m| &line[m.key.clone()] == key.as_bytes())
+        // Byte by byte: keys are short, a `memcmp` call costs more than comparing them.
+        .find(|m| m.key.len() == key.len() && line[m.key.clone()].iter().eq(key))
         .map(|m| &line[m.value.clone()])
 }
 
@@ -328,7 +343,7 @@ mod tests {
         let line = br#"{"at":"t","ns":"n","data":{"kind":"K","sub":{"numTxs":3}},"data":{"kind":"L","sub":{"numTxs":4,"numTxs":5}},"host":"h"}"#;
         let mut m = Members::default();
         m.scan(line).unwrap();
-        assert_eq!(m.top.len(), 5);
+        assert_eq!(m.host.map(|r| &line[r]), Some(&b"\"h\""[..]));
         assert!(m.data_is_object);
         assert_eq!(get(line, &m.data, "kind"), Some(&b"\"L\""[..]));
         let sub = get(line, &m.data, "sub").unwrap();

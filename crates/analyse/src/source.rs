@@ -3,8 +3,7 @@
 //! Exact duplicate lines (a forwarder resending after a reconnect) are counted and dropped; a
 //! cut last line (a killed node) is counted apart from real errors.
 
-use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -88,7 +87,6 @@ pub fn read_host(
         counts: Counts::default(),
         recent: VecDeque::with_capacity(DUPLICATE_WINDOW),
         recent_set: HashSet::with_capacity_and_hasher(DUPLICATE_WINDOW, FastBuild::default()),
-        namespaces: HashMap::default(),
         reader: LineReader::default(),
     };
     let mut buf = vec![0u8; CHUNK];
@@ -130,11 +128,7 @@ pub fn read_host(
         }
     }
     let mut c = r.counts;
-    c.namespaces = r
-        .namespaces
-        .into_iter()
-        .map(|(ns, n)| (ns.into_string(), n))
-        .collect();
+    c.namespaces = r.reader.namespaces().collect();
     Ok(c)
 }
 
@@ -148,8 +142,6 @@ struct HostReader<'h> {
     /// Hashes of the last lines, oldest first, and as a set.
     recent: VecDeque<u64>,
     recent_set: HashSet<u64, FastBuild>,
-    /// Lines per namespace, kept unsorted while reading.
-    namespaces: HashMap<Box<str>, u64, FastBuild>,
     reader: LineReader,
 }
 
@@ -194,17 +186,17 @@ impl HostReader<'_> {
             }
         }
         self.recent.push_back(h);
-        let (ns, line_host) = match self.reader.read(text) {
-            Ok(Line::Event(o, ns)) => {
+        let line_host = match self.reader.read(text) {
+            Ok(Line::Event(o, _)) => {
                 c.events += 1;
                 let foreign = !o.host.is_empty() && o.host != self.host;
                 c.foreign_host_lines += u64::from(foreign);
                 sink(o);
-                (ns, Cow::Borrowed(""))
+                return;
             }
-            Ok(Line::Other { ns, host, .. }) => {
+            Ok(Line::Other { host, .. }) => {
                 c.other += 1;
-                (ns, host)
+                host
             }
             Err(_) if !complete => {
                 c.truncated += 1;
@@ -222,12 +214,6 @@ impl HostReader<'_> {
         };
         if !line_host.is_empty() && line_host != self.host {
             c.foreign_host_lines += 1;
-        }
-        match self.namespaces.get_mut(ns.as_ref()) {
-            Some(n) => *n += 1,
-            None => {
-                self.namespaces.insert(ns.into(), 1);
-            }
         }
     }
 }

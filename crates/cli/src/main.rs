@@ -235,6 +235,57 @@ enum AnalyseAction {
         #[arg(required = true, num_args = 2..)]
         runs: Vec<String>,
     },
+    /// Writes synthetic cluster logs with known answers into `--out` (`node-N/node-….json`)
+    /// and prints their truth's totals: to test and measure the analysis at any size.
+    Synth {
+        /// Hosts.
+        #[arg(long, default_value_t = 52)]
+        hosts: usize,
+        /// Slots to generate.
+        #[arg(long, conflicts_with = "size", required_unless_present = "size")]
+        slots: Option<u64>,
+        /// Total size instead of slots: bytes, or with a K/M/G suffix (`5G`).
+        #[arg(long, value_parser = parse_size)]
+        size: Option<u64>,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Files per host (rotated at slot boundaries).
+        #[arg(long, default_value_t = 1)]
+        rotate: usize,
+    },
+}
+
+/// `5G`, `200M`, `64K` or plain bytes (powers of 1000).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (num, scale) = match s.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&s[..i], 1e3),
+        Some((i, 'M' | 'm')) => (&s[..i], 1e6),
+        Some((i, 'G' | 'g')) => (&s[..i], 1e9),
+        _ => (s, 1.0),
+    };
+    num.parse::<f64>()
+        .map(|n| (n * scale) as u64)
+        .map_err(|e| format!("{s}: {e}"))
+}
+
+/// `wb analyse synth`: generates, then prints what was written.
+fn analyse_synth(o: &wb_analyse::synth::Options, out: &Path) -> anyhow::Result<()> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let t = wb_analyse::synth::generate(o, out, threads)
+        .with_context(|| format!("writing {}", out.display()))?;
+    let bytes: u64 = t.hosts.iter().map(|h| h.bytes).sum();
+    let lines: u64 = t.hosts.iter().map(|h| h.lines).sum();
+    println!(
+        "{} hosts, {} slots, {lines} lines, {:.1} MB; {} blocks on the main chain, {} lost → {}",
+        t.hosts.len(),
+        t.slots,
+        bytes as f64 / 1e6,
+        t.main.len(),
+        t.forks.len(),
+        out.display()
+    );
+    Ok(())
 }
 
 /// Analyses every host's logs, writes the results into `out` and prints the one-screen summary.
@@ -294,6 +345,30 @@ fn analyse_cmd(cmd: AnalyseCmd) -> anyhow::Result<()> {
             print!("{}", wb_analyse::variance::render(&v));
             println!("→ {}", out.display());
             Ok(())
+        }
+        Some(AnalyseAction::Synth {
+            hosts,
+            slots,
+            size,
+            seed,
+            rotate,
+        }) => {
+            let out = cmd
+                .out
+                .ok_or_else(|| anyhow::anyhow!("wb analyse synth: --out DIR is needed"))?;
+            let length = match (slots, size) {
+                (Some(s), _) => wb_analyse::synth::Length::Slots(s),
+                (None, Some(b)) => wb_analyse::synth::Length::Bytes(b),
+                (None, None) => anyhow::bail!("wb analyse synth: --slots or --size"),
+            };
+            let o = wb_analyse::synth::Options {
+                hosts,
+                length,
+                seed,
+                rotate,
+                ..wb_analyse::synth::Options::default()
+            };
+            analyse_synth(&o, &out)
         }
         None => {
             let arg = cmd.run.ok_or_else(|| {
