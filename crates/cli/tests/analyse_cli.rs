@@ -118,3 +118,93 @@ fn analyse_logs_accounts_for_every_line_of_real_logs() {
     assert!(!r.status.success());
     assert!(String::from_utf8_lossy(&r.stderr).contains("no run \"no-such-run\""));
 }
+
+/// Lists the files under each host directory of `dir`.
+fn logs_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut v = Vec::new();
+    for host in std::fs::read_dir(dir).unwrap() {
+        for f in std::fs::read_dir(host.unwrap().path()).unwrap() {
+            v.push(f.unwrap().path());
+        }
+    }
+    v.sort();
+    v
+}
+
+#[test]
+fn synthetic_runs_are_analysed_and_combined_by_variance() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wb = |args: &[&str]| {
+        let r = Command::new(env!("CARGO_BIN_EXE_wb"))
+            .args(args)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&r.stdout).into_owned();
+        assert!(
+            r.status.success(),
+            "{args:?}: {out}{}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        out
+    };
+    for (run, seed) in [("run-a", "1"), ("run-b", "2")] {
+        let dir = tmp.path().join(run);
+        let logs = dir.join("logs");
+        wb(&[
+            "analyse",
+            "synth",
+            "--hosts",
+            "4",
+            "--slots",
+            "200",
+            "--seed",
+            seed,
+            "--out",
+            logs.to_str().unwrap(),
+        ]);
+        std::fs::write(
+            dir.join("meta.json"),
+            format!(r#"{{"meta":{{"tag":"{run}","profile":"synthetic"}}}}"#),
+        )
+        .unwrap();
+        let mut args = vec!["analyse".to_owned(), "logs".into(), "--out".into()];
+        args.push(dir.join("analysis").to_string_lossy().into_owned());
+        args.extend(
+            logs_under(&logs)
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned()),
+        );
+        let out = wb(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(out.contains("inferred from"), "{out}");
+        assert!(out.contains("machines (4 hosts"), "{out}");
+    }
+    let v = tmp.path().join("variance");
+    let out = wb(&[
+        "analyse",
+        "variance",
+        tmp.path().join("run-a").to_str().unwrap(),
+        tmp.path().join("run-b").to_str().unwrap(),
+        "--out",
+        v.to_str().unwrap(),
+    ]);
+    assert!(out.contains("2 runs: run-a, run-b"), "{out}");
+    assert!(out.contains("cdf0.50"), "{out}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(v.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["runs"].as_array().unwrap().len(), 2);
+    assert_eq!(summary["incoherent_profiles"], false);
+    assert!(v.join("cdf/cdfForgerForge.cdf").is_file());
+
+    // A run never analysed is named.
+    std::fs::create_dir_all(tmp.path().join("run-c")).unwrap();
+    std::fs::write(tmp.path().join("run-c/meta.json"), "{}").unwrap();
+    let r = Command::new(env!("CARGO_BIN_EXE_wb"))
+        .args(["analyse", "variance"])
+        .arg(tmp.path().join("run-a"))
+        .arg(tmp.path().join("run-c"))
+        .output()
+        .unwrap();
+    assert!(!r.status.success());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("run-c/analysis/blockprop.json"), "{err}");
+}
