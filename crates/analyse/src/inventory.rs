@@ -310,7 +310,7 @@ pub fn pass_host(h: &HostLogs, ctx: PassContext<'_>) -> Result<(HostResult, Mach
                 let write = || -> std::io::Result<()> {
                     let mut w = std::io::BufWriter::new(std::fs::File::create(&path)?);
                     write_csv(&mut w, &h.host, &t.rows, false)?;
-                    w.into_inner().map_err(|e| e.into_error())?.sync_all()
+                    std::io::Write::flush(&mut w)
                 };
                 write().map_err(|source| PassError::Write {
                     path: path.clone(),

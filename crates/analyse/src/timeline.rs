@@ -733,74 +733,139 @@ pub fn write_csv<'a, W: Write>(
         writeln!(w, "{}", CSV_COLUMNS.join(","))?;
     }
     let host = csv_text(host);
-    let mut line = String::new();
+    let mut line: Vec<u8> = Vec::with_capacity(512);
     for r in rows {
-        use std::fmt::Write as _;
         line.clear();
-        let f = |x: OptF32| x.get().map(|v| (v as f32).to_string()).unwrap_or_default();
-        let o = |x: Option<u64>| x.map(|v| v.to_string()).unwrap_or_default();
         let res = &r.resources;
-        let cells: [String; 46] = [
-            host.clone(),
-            r.slot.to_string(),
-            r.epoch_slot.to_string(),
-            r.epoch.to_string(),
-            r.epoch_safe_int.to_string(),
-            o(r.block_no),
-            o(r.block_gap.map(u64::from)),
-            r.count_starts.to_string(),
-            r.count_blk_ctx.to_string(),
-            r.count_lgr_state.to_string(),
-            r.count_lgr_view.to_string(),
-            r.count_leads.to_string(),
-            r.count_forges.to_string(),
-            r.chaindb_snapshots.to_string(),
-            r.rejected_txs.to_string(),
-            f(r.started),
-            f(r.blk_ctx),
-            f(r.lgr_state),
-            f(r.lgr_view),
-            f(r.leading),
-            f(r.ticked),
-            f(r.mem_snap),
-            f(r.forged),
-            f(r.span_txs_mem),
-            r.txs_collected.to_string(),
-            r.txs_accepted.to_string(),
-            r.txs_rejected.to_string(),
-            f(r.density),
-            f(res.cpu_pct),
-            f(res.gc_pct),
-            f(res.mut_pct),
-            f(res.gcs_major_per_s),
-            f(res.gcs_minor_per_s),
-            f(res.rss_mib),
-            f(res.heap_mib),
-            f(res.live_mib),
-            f(res.alloc_mib_s),
-            o(r.mempool_txs.map(u64::from)),
-            o(r.utxo_size),
-            wb_trace::time::machine_time(r.start),
-            f(res.net_rd_kib_s),
-            f(res.net_wr_kib_s),
-            f(res.fs_rd_kib_s),
-            f(res.fs_wr_kib_s),
-            o(res.threads.map(u64::from)),
-            res.samples.to_string(),
-        ];
-        for (i, c) in cells.iter().enumerate() {
-            if i > 0 {
-                line.push(',');
-            }
-            let _ = write!(line, "{c}");
+        let c = &mut line;
+        c.extend_from_slice(host.as_bytes());
+        for v in [
+            r.slot,
+            r.epoch_slot,
+            u64::from(r.epoch),
+            u64::from(r.epoch_safe_int),
+        ] {
+            cell_u64(c, Some(v));
         }
-        line.push('\n');
-        w.write_all(line.as_bytes())?;
+        cell_u64(c, r.block_no);
+        cell_u64(c, r.block_gap.map(u64::from));
+        for v in [
+            r.count_starts,
+            r.count_blk_ctx,
+            r.count_lgr_state,
+            r.count_lgr_view,
+            r.count_leads,
+            r.count_forges,
+        ] {
+            cell_u64(c, Some(u64::from(v)));
+        }
+        cell_u64(c, Some(u64::from(r.chaindb_snapshots)));
+        cell_u64(c, Some(u64::from(r.rejected_txs)));
+        // Forge-loop times to the microsecond.
+        for v in [
+            r.started,
+            r.blk_ctx,
+            r.lgr_state,
+            r.lgr_view,
+            r.leading,
+            r.ticked,
+            r.mem_snap,
+            r.forged,
+            r.span_txs_mem,
+        ] {
+            cell_fixed(c, v.get(), 6);
+        }
+        for v in [r.txs_collected, r.txs_accepted, r.txs_rejected] {
+            cell_u64(c, Some(u64::from(v)));
+        }
+        cell_fixed(c, r.density.get(), 6);
+        for v in [
+            res.cpu_pct,
+            res.gc_pct,
+            res.mut_pct,
+            res.gcs_major_per_s,
+            res.gcs_minor_per_s,
+            res.rss_mib,
+            res.heap_mib,
+            res.live_mib,
+            res.alloc_mib_s,
+        ] {
+            cell_fixed(c, v.get(), 3);
+        }
+        cell_u64(c, r.mempool_txs.map(u64::from));
+        cell_u64(c, r.utxo_size);
+        c.push(b',');
+        wb_trace::time::write_machine_time(c, r.start);
+        for v in [
+            res.net_rd_kib_s,
+            res.net_wr_kib_s,
+            res.fs_rd_kib_s,
+            res.fs_wr_kib_s,
+        ] {
+            cell_fixed(c, v.get(), 3);
+        }
+        cell_u64(c, res.threads.map(u64::from));
+        cell_u64(c, Some(u64::from(res.samples)));
+        c.push(b'\n');
+        w.write_all(&line)?;
     }
     Ok(())
 }
 
 /// A CSV cell: quoted when it holds a comma, quote or line break.
+/// Appends a number's digits.
+fn push_digits(out: &mut Vec<u8>, mut v: u64, min_width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i.min(digits.len() - min_width)..]);
+}
+
+/// Appends `,` and a number (nothing for none).
+fn cell_u64(out: &mut Vec<u8>, v: Option<u64>) {
+    out.push(b',');
+    if let Some(v) = v {
+        push_digits(out, v, 1);
+    }
+}
+
+/// Appends `,` and a number rounded to `decimals` places, trailing zeros dropped (nothing for
+/// none or a non-finite value). Integer arithmetic: the table has millions of cells, and
+/// shortest-float formatting was a fifth of the whole analysis.
+fn cell_fixed(out: &mut Vec<u8>, v: Option<f64>, decimals: u32) {
+    out.push(b',');
+    let Some(x) = v.filter(|x| x.is_finite()) else {
+        return;
+    };
+    let scale = 10u64.pow(decimals);
+    let scaled = (x.abs() * scale as f64).round();
+    if scaled >= 1e18 {
+        out.extend_from_slice(x.to_string().as_bytes());
+        return;
+    }
+    let scaled = scaled as u64;
+    if x < 0.0 && scaled > 0 {
+        out.push(b'-');
+    }
+    push_digits(out, scaled / scale, 1);
+    let (mut frac, mut width) = (scaled % scale, decimals as usize);
+    if frac > 0 {
+        while frac % 10 == 0 {
+            frac /= 10;
+            width -= 1;
+        }
+        out.push(b'.');
+        push_digits(out, frac, width);
+    }
+}
+
 fn csv_text(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -1252,5 +1317,28 @@ mod size {
         let n = std::mem::size_of::<super::SlotStats>();
         // 100k slots of a host: some 22 MB.
         assert!(n <= 224, "SlotStats is {n} bytes");
+    }
+
+    #[test]
+    fn table_numbers_are_fixed_point_without_trailing_zeros() {
+        use crate::timeline::{cell_fixed, cell_u64};
+        let cell = |v: Option<f64>, d| {
+            let mut out = Vec::new();
+            cell_fixed(&mut out, v, d);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(cell(Some(0.00141108), 6), ",0.001411");
+        assert_eq!(cell(Some(12.5), 3), ",12.5");
+        assert_eq!(cell(Some(3.0), 3), ",3");
+        assert_eq!(cell(Some(-0.0205), 3), ",-0.021");
+        assert_eq!(cell(Some(-0.0001), 3), ",0");
+        assert_eq!(cell(Some(0.000001), 6), ",0.000001");
+        assert_eq!(cell(None, 3), ",");
+        assert_eq!(cell(Some(f64::NAN), 3), ",");
+        let mut out = Vec::new();
+        cell_u64(&mut out, Some(1_234_567));
+        cell_u64(&mut out, Some(0));
+        cell_u64(&mut out, None);
+        assert_eq!(out, b",1234567,0,");
     }
 }
