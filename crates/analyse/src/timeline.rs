@@ -41,8 +41,11 @@
 //! Also different, deliberately: a stage time is the earliest logged for the slot (locli keeps
 //! the last in file order, which out-of-order lines make arbitrary); a `StartLeadershipCheck`
 //! or `LedgerMetrics` with a UTxO size or density of 0 records it (locli ignores zeros, which are
-//! real at a chain's start); the block gap is unknown until the tip's block number has been seen
-//! to change once (locli counts from slot 0).
+//! real at a chain's start); the block gap is unknown until the tip has been seen to change once
+//! (locli counts from slot 0); and the tip changes when the host adopts a block
+//! (`AddedToCurrentChain`, `SwitchedToAFork`) as well as when a block context shows a new block
+//! number — locli reads only block contexts, which a node logs only in slots it leads, so its
+//! block gap on relays and most producers just grows.
 //!
 //! Rows are compact (224 bytes; optional floats take 4 bytes, [`OptF32`]), so a host's 100k
 //! slots take some 22 MB.
@@ -461,6 +464,23 @@ impl TimelineBuilder {
         self.block_changed.map(|c| gap(slot, c))
     }
 
+    /// The host's chain grew at `at`: the block gap restarts in that slot.
+    fn tip_changed(&mut self, at: u64) {
+        if at < self.genesis.system_start {
+            return;
+        }
+        let slot = self.genesis.slot_of(at);
+        if self.block_changed.is_none_or(|c| slot >= c) {
+            self.block_changed = Some(slot);
+            if let Some(r) = slot
+                .checked_sub(self.first)
+                .and_then(|i| self.rows.get_mut(i as usize))
+            {
+                r.block_gap = Some(0);
+            }
+        }
+    }
+
     /// Takes the next event of the host, in file order.
     pub fn push(&mut self, o: &LogObject) {
         let at = o.at;
@@ -612,13 +632,14 @@ impl TimelineBuilder {
                     no_failures: *no_failures,
                 });
             }
+            Body::AddedToCurrentChain { .. } | Body::SwitchedToAFork { .. } => {
+                self.tip_changed(at);
+            }
             Body::SeenHeader { .. }
             | Body::FetchRequested { .. }
             | Body::FetchCompleted { .. }
             | Body::ServerSendHeader { .. }
             | Body::ServerSendBlock { .. }
-            | Body::AddedToCurrentChain { .. }
-            | Body::SwitchedToAFork { .. }
             | Body::TxsAcked(_) => {}
         }
     }
@@ -1268,6 +1289,31 @@ mod tests {
             gaps,
             [None, None, Some(0), Some(1), Some(2), Some(3), Some(4)]
         );
+        // A relay logs no block contexts: its adoptions restart the gap.
+        let adopt = |ms: u64| {
+            ev(
+                ms,
+                Body::AddedToCurrentChain {
+                    block: "b".into(),
+                    size: None,
+                    chain_length_delta: 1,
+                },
+            )
+        };
+        let t = build(
+            &genesis(200),
+            &[
+                start(10 * 200 + 1, 10),
+                adopt(10 * 200 + 50),
+                start(11 * 200 + 1, 11),
+                start(12 * 200 + 1, 12),
+                start(13 * 200 + 1, 13),
+                adopt(13 * 200 + 90),
+                start(14 * 200 + 1, 14),
+            ],
+        );
+        let gaps: Vec<Option<u32>> = t.rows.iter().map(|r| r.block_gap).collect();
+        assert_eq!(gaps, [Some(0), Some(1), Some(2), Some(0), Some(1)]);
     }
 
     #[test]
