@@ -770,14 +770,16 @@ impl<'c> HostWriter<'c> {
     }
 }
 
-/// Slots that make about `bytes` over all hosts: one host's first slots written nowhere, to
-/// measure.
+/// Slots that make at least about `bytes` over all hosts: one host's first slots written
+/// nowhere, to measure.
 fn slots_for(o: &Options, bytes: u64) -> std::io::Result<u64> {
     const PROBE: u64 = 400;
     let c = Cluster::draw(o, PROBE);
     let t = HostWriter::new(&c, 0, Sink::Count).run(PROBE)?;
     let per_slot = (t.bytes as f64 / PROBE as f64).max(1.0) * o.hosts.max(1) as f64;
-    Ok(((bytes as f64 / per_slot).ceil() as u64).max(1))
+    // Later slots write longer numbers than the probe's: aim a little over, so that a size
+    // asked for is a size at least.
+    Ok(((1.03 * bytes as f64 / per_slot).ceil() as u64).max(1))
 }
 
 /// Writes the cluster's logs under `dir` (`dir/node-N/node-<time>.json`, `group_by_host`

@@ -322,10 +322,27 @@ fn analyse_hosts(hosts: &[wb_analyse::inventory::HostLogs], out: &Path) -> anyho
         .sum();
     let adoption = wb_analyse::cdf::cdf(&wb_analyse::cdf::ADOPTION_CENTILES, &delays);
     let chain_path = out.join("chain.json");
-    let doc =
-        serde_json::json!({ "adoption": adoption, "missing_adoptions": missing, "chain": chain });
-    std::fs::write(&chain_path, serde_json::to_string_pretty(&doc)? + "\n")
-        .with_context(|| format!("writing {}", chain_path.display()))?;
+    // Written as it is serialised: a JSON tree of the chain (blocks × observers) would be the
+    // largest thing the analysis ever holds.
+    #[derive(serde::Serialize)]
+    struct ChainDoc<'a> {
+        adoption: &'a wb_analyse::cdf::Cdf,
+        chain: &'a wb_analyse::chain::Chain,
+        missing_adoptions: usize,
+    }
+    let doc = ChainDoc {
+        adoption: &adoption,
+        chain: &chain,
+        missing_adoptions: missing,
+    };
+    let write = || -> anyhow::Result<()> {
+        use std::io::Write;
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&chain_path)?);
+        serde_json::to_writer_pretty(&mut w, &doc)?;
+        writeln!(w)?;
+        Ok(w.flush()?)
+    };
+    write().with_context(|| format!("writing {}", chain_path.display()))?;
     if !chain.main.is_empty() {
         let at = |c: f64| {
             adoption
