@@ -217,12 +217,23 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), AnalysisError> {
     })
 }
 
-fn write_json(path: &Path, v: &impl Serialize) -> Result<(), AnalysisError> {
-    let text = serde_json::to_string_pretty(v).map_err(|e| AnalysisError::Write {
+/// Writes pretty JSON straight to the file (no tree or string of the whole document: the
+/// chain of a long run is large).
+fn write_json(path: &Path, v: &(impl Serialize + ?Sized)) -> Result<(), AnalysisError> {
+    let err = |source| AnalysisError::Write {
         path: path.to_owned(),
-        source: std::io::Error::other(e),
-    })?;
-    write_file(path, (text + "\n").as_bytes())
+        source,
+    };
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).map_err(err)?);
+    serde_json::to_writer_pretty(&mut w, v).map_err(|e| err(std::io::Error::other(e)))?;
+    std::io::Write::write_all(&mut w, b"\n").map_err(err)?;
+    std::io::Write::flush(&mut w).map_err(err)
+}
+
+/// `logs.json`.
+#[derive(Serialize)]
+struct Hosts<'a> {
+    hosts: &'a [HostSummary],
 }
 
 /// Writes the analysis into `out`: `logs.json`, `chain.json`, `blockprop.json`, `blocks.csv`,
@@ -236,18 +247,23 @@ pub fn write(a: &Analysis, out: &Path) -> Result<Vec<PathBuf>, AnalysisError> {
         cluster_perf: machperf::FIELDS,
         summary: summary::FIELDS,
     };
-    let mut written = Vec::new();
-    for (name, v) in [
-        ("logs.json", serde_json::json!({ "hosts": a.hosts })),
-        ("chain.json", to_value(&a.chain)),
-        ("blockprop.json", to_value(&a.blockprop)),
-        ("clusterperf.json", to_value(&a.clusterperf)),
-        ("summary.json", to_value(&a.summary)),
-        ("dictionary.json", to_value(&dictionary)),
-    ] {
-        write_json(&out.join(name), &v)?;
-        written.push(out.join(name));
-    }
+    write_json(&out.join("logs.json"), &Hosts { hosts: &a.hosts })?;
+    write_json(&out.join("chain.json"), &a.chain)?;
+    write_json(&out.join("blockprop.json"), &a.blockprop)?;
+    write_json(&out.join("clusterperf.json"), &a.clusterperf)?;
+    write_json(&out.join("summary.json"), &a.summary)?;
+    write_json(&out.join("dictionary.json"), &dictionary)?;
+    let mut written: Vec<PathBuf> = [
+        "logs.json",
+        "chain.json",
+        "blockprop.json",
+        "clusterperf.json",
+        "summary.json",
+        "dictionary.json",
+    ]
+    .iter()
+    .map(|n| out.join(n))
+    .collect();
     let mut csv = Vec::new();
     blockprop::write_csv(&mut csv, &a.blocks).map_err(|source| AnalysisError::Write {
         path: out.join("blocks.csv"),
@@ -270,11 +286,6 @@ pub fn write(a: &Analysis, out: &Path) -> Result<Vec<PathBuf>, AnalysisError> {
     }
     written.push(out.join("slots.csv"));
     Ok(written)
-}
-
-fn to_value(v: &impl Serialize) -> serde_json::Value {
-    // Our types serialize infallibly (no non-string map keys).
-    serde_json::to_value(v).unwrap_or_default()
 }
 
 fn sample(c: &Cdf, centile: f64) -> Option<f64> {

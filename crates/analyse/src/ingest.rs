@@ -178,10 +178,12 @@ impl LineReader {
         if !m.data_is_object {
             return None;
         }
-        let at = self.time.parse(plain_bytes(&line[m.at.clone()?])?)?;
-        let ns_bytes = plain_bytes(&line[m.ns.clone()?])?;
-        let host = match m.host.clone().map(|r| &line[r]) {
-            Some(h) if h.first() == Some(&b'"') => Cow::Borrowed(plain_str(h)?),
+        let at = self.time.parse(&line[m.at.clone()?.plain?])?;
+        let ns_bytes = &line[m.ns.clone()?.plain?];
+        let host = match m.host.clone() {
+            Some(h) if line[h.value.start] == b'"' => {
+                Cow::Borrowed(std::str::from_utf8(&line[h.plain?]).ok()?)
+            }
             _ => Cow::Borrowed(""),
         };
         let data = Raw {
@@ -224,10 +226,12 @@ impl LineReader {
                         at,
                         host: host.into_owned(),
                         // A string, or a number as its digits.
-                        thread: match m.thread.clone().map(|r| &line[r]) {
-                            Some(t) if t.first() == Some(&b'"') => plain_str(t)?.to_owned(),
-                            Some(t) if t.first().is_some_and(u8::is_ascii_digit) => {
-                                std::str::from_utf8(t).ok()?.to_owned()
+                        thread: match self.members.thread.clone() {
+                            Some(t) if line[t.value.start] == b'"' => {
+                                std::str::from_utf8(&line[t.plain?]).ok()?.to_owned()
+                            }
+                            Some(t) if line[t.value.start].is_ascii_digit() => {
+                                std::str::from_utf8(&line[t.value]).ok()?.to_owned()
                             }
                             _ => String::new(),
                         },
@@ -254,7 +258,12 @@ struct TimeCache {
 
 impl TimeCache {
     fn parse(&mut self, s: &[u8]) -> Option<u64> {
-        if s.len() < 20 || s[..17] != self.prefix || self.base.is_none() {
+        // Compared as two words: a `memcmp` call per line costs more.
+        let same_minute = s.len() >= 20
+            && s[..16] == self.prefix[..16]
+            && s[16] == self.prefix[16]
+            && self.base.is_some();
+        if !same_minute {
             let t = wb_trace::time::parse_utc_nanos(std::str::from_utf8(s).ok()?)?;
             let mut minute = [0u8; 20];
             minute[..17].copy_from_slice(&s[..17]);
@@ -292,38 +301,30 @@ impl TimeCache {
     }
 }
 
-/// A string value's bytes, if it has no escapes.
-fn plain_bytes(raw: &[u8]) -> Option<&[u8]> {
-    let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
-    (!has_backslash(inner)).then_some(inner)
+/// How a value reads as plain decimal digits (no sign, fraction or exponent).
+enum Plain {
+    /// It is, and fits.
+    Number(u64),
+    /// It is, past `u64::MAX` (serde_json reads a float, whose `as_u64` is `None` too).
+    TooLarge,
+    /// It is something else.
+    Not,
 }
 
-/// Whether a string has escapes. A plain loop: these strings are short, and `contains` calls
-/// `memchr`, which costs more here.
-fn has_backslash(s: &[u8]) -> bool {
-    for &b in s {
-        if b == b'\\' {
-            return true;
-        }
-    }
-    false
-}
-
-/// A string value without escapes, as UTF-8.
-fn plain_str(raw: &[u8]) -> Option<&str> {
-    std::str::from_utf8(plain_bytes(raw)?).ok()
-}
-
-/// Plain decimal digits (no sign, fraction or exponent) as a number, `None` past `u64::MAX`
-/// (where serde_json reads a float, whose `as_u64` is `None` too).
-fn plain_u64(raw: &[u8]) -> Option<u64> {
+fn plain_u64(raw: &[u8]) -> Plain {
     if raw.is_empty() {
-        return None;
+        return Plain::Not;
     }
-    raw.iter().try_fold(0u64, |n, &b| {
-        b.is_ascii_digit().then_some(())?;
-        n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-    })
+    let mut n = Some(0u64);
+    for &b in raw {
+        if !b.is_ascii_digit() {
+            return Plain::Not;
+        }
+        n = n
+            .and_then(|n| n.checked_mul(10))
+            .and_then(|n| n.checked_add(u64::from(b - b'0')));
+    }
+    n.map_or(Plain::TooLarge, Plain::Number)
 }
 
 /// A JSON value's `as_u64` under `BlockNoCompat`: a number, or `{"unBlockNo": n}` (the first
@@ -390,11 +391,6 @@ struct Raw<'a> {
     members: &'a [Member],
 }
 
-/// Plain decimal digits (no sign, fraction or exponent).
-fn plain_digits(raw: &[u8]) -> bool {
-    !raw.is_empty() && raw.iter().all(u8::is_ascii_digit)
-}
-
 fn tree(raw: &[u8]) -> Option<Value> {
     serde_json::from_str(&String::from_utf8_lossy(raw)).ok()
 }
@@ -409,7 +405,7 @@ impl<'a> Raw<'a> {
             return None;
         }
         let inner = &raw[1..raw.len() - 1];
-        if has_backslash(inner) {
+        if inner.contains(&b'\\') {
             return tree(raw).and_then(|v| v.as_str().map(|s| Cow::Owned(s.to_owned())));
         }
         Some(String::from_utf8_lossy(inner))
@@ -419,17 +415,19 @@ impl<'a> Raw<'a> {
 impl Fields for Raw<'_> {
     fn u64(&self, field: &str) -> Option<u64> {
         let raw = self.get(field)?;
-        if plain_digits(raw) {
-            return plain_u64(raw);
+        match plain_u64(raw) {
+            Plain::Number(n) => Some(n),
+            Plain::TooLarge => None,
+            Plain::Not => count_of(&tree(raw)?),
         }
-        count_of(&tree(raw)?)
     }
     fn i64(&self, field: &str) -> Option<i64> {
         let raw = self.get(field)?;
-        if plain_digits(raw) {
-            return plain_u64(raw).and_then(|n| i64::try_from(n).ok());
+        match plain_u64(raw) {
+            Plain::Number(n) => i64::try_from(n).ok(),
+            Plain::TooLarge => None,
+            Plain::Not => tree(raw)?.as_i64(),
         }
-        tree(raw)?.as_i64()
     }
     fn f64(&self, field: &str) -> Option<f64> {
         // serde_json's own float reading, whose last bit may differ from std's.
@@ -452,9 +450,10 @@ impl Fields for Raw<'_> {
         let raw = self.get(field)?;
         if raw.first() == Some(&b'{') {
             if let Ok(found) = rawjson::get_in(raw, sub) {
-                let n = found?;
-                if plain_digits(n) {
-                    return plain_u64(n);
+                match plain_u64(found?) {
+                    Plain::Number(n) => return Some(n),
+                    Plain::TooLarge => return None,
+                    Plain::Not => {}
                 }
             }
         }

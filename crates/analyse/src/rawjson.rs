@@ -23,15 +23,28 @@ pub struct Members {
     pub data: Vec<Member>,
     /// Whether the last `data` member is an object.
     pub data_is_object: bool,
+    /// The line being checked has no backslash and no control character: every string ends
+    /// at the next quote.
+    simple: bool,
     /// The last `at`, `ns`, `host` and `thread` members' values, found while checking (the
     /// envelope's keys every line is asked for).
-    pub at: Option<Range<usize>>,
+    pub at: Option<Envelope>,
     /// See `at`.
-    pub ns: Option<Range<usize>>,
+    pub ns: Option<Envelope>,
     /// See `at`.
-    pub host: Option<Range<usize>>,
+    pub host: Option<Envelope>,
     /// See `at`.
-    pub thread: Option<Range<usize>>,
+    pub thread: Option<Envelope>,
+}
+
+/// An envelope member's value: its bytes, and for a string, its content and whether it has
+/// escapes (the checking pass knows, so nobody scans it again).
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    /// The value as written.
+    pub value: Range<usize>,
+    /// A string without escapes: its content.
+    pub plain: Option<Range<usize>>,
 }
 
 const MAX_DEPTH: usize = 100;
@@ -52,6 +65,10 @@ static STRING_CLASS: [u8; 256] = {
 
 #[inline]
 fn ws(b: &[u8], mut i: usize) -> usize {
+    // Compact JSON: the next byte is a token, above every whitespace byte.
+    if b.get(i).is_some_and(|&c| c > b' ') {
+        return i;
+    }
     while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
         i += 1;
     }
@@ -119,6 +136,25 @@ fn plain_run(b: &[u8], mut j: usize) -> usize {
     j
 }
 
+/// The first quote at or after `j`, eight bytes at a time.
+#[inline]
+fn next_quote(b: &[u8], mut j: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    while let Some(c) = b.get(j..j + 8) {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        let q = w ^ (ONES * u64::from(b'"'));
+        let hits = q.wrapping_sub(ONES) & !q & (ONES << 7);
+        if hits != 0 {
+            return Some(j + (hits.trailing_zeros() / 8) as usize);
+        }
+        j += 8;
+    }
+    b[j.min(b.len())..]
+        .iter()
+        .position(|&x| x == b'"')
+        .map(|k| j + k)
+}
+
 fn digits(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && b[i].is_ascii_digit() {
         i += 1;
@@ -172,6 +208,11 @@ impl Members {
         self.data.clear();
         self.data_is_object = false;
         (self.at, self.ns, self.host, self.thread) = (None, None, None, None);
+        // One pass the compiler vectorises: nearly every line has neither.
+        self.simple = line
+            .iter()
+            .fold(0u8, |a, &b| a | u8::from(b < 0x20 || b == b'\\'))
+            == 0;
         let i = ws(line, 0);
         if line.get(i) != Some(&b'{') {
             return None;
@@ -180,9 +221,18 @@ impl Members {
         (ws(line, end) == line.len()).then_some(())
     }
 
+    /// A string starting at the quote `b[i]`, as [`string`] reads it.
+    #[inline]
+    fn string(&self, b: &[u8], i: usize) -> Option<(usize, bool)> {
+        if self.simple {
+            return Some((next_quote(b, i + 1)? + 1, false));
+        }
+        string(b, i)
+    }
+
     fn value(&mut self, b: &[u8], i: usize, depth: usize, rec: Record) -> Option<usize> {
         match *b.get(i)? {
-            b'"' => string(b, i).map(|(e, _)| e),
+            b'"' => self.string(b, i).map(|(e, _)| e),
             b'{' => self.object(b, i, depth + 1, rec),
             b'[' => self.array(b, i, depth + 1),
             b't' => b[i..].starts_with(b"true").then_some(i + 4),
@@ -223,7 +273,7 @@ impl Members {
             if b.get(j) != Some(&b'"') {
                 return None;
             }
-            let (kend, escaped) = string(b, j)?;
+            let (kend, escaped) = self.string(b, j)?;
             let key = j + 1..kend - 1;
             if escaped && rec != Record::Nothing {
                 return None;
@@ -233,23 +283,39 @@ impl Members {
                 return None;
             }
             let vstart = ws(b, j + 1);
-            let is_data = rec == Record::Top && &b[key.clone()] == b"data";
-            let vend = if is_data {
-                self.data.clear();
-                self.data_is_object = b.get(vstart) == Some(&b'{');
-                self.value(b, vstart, depth, Record::Data)?
+            // Only the envelope's keys are looked at (slicing every key costs).
+            let name: &[u8] = if rec == Record::Top {
+                &b[key.clone()]
             } else {
-                self.value(b, vstart, depth, Record::Nothing)?
+                b""
             };
-            if rec == Record::Top {
-                match &b[key.clone()] {
-                    b"at" => self.at = Some(vstart..vend),
-                    b"ns" => self.ns = Some(vstart..vend),
-                    b"host" => self.host = Some(vstart..vend),
-                    b"thread" => self.thread = Some(vstart..vend),
-                    _ => {}
+            let vend = match (rec, name) {
+                (Record::Top, b"data") => {
+                    self.data.clear();
+                    self.data_is_object = b.get(vstart) == Some(&b'{');
+                    self.value(b, vstart, depth, Record::Data)?
                 }
-            }
+                (Record::Top, name @ (b"at" | b"ns" | b"host" | b"thread")) => {
+                    let (vend, plain) = if b.get(vstart) == Some(&b'"') {
+                        let (vend, escaped) = self.string(b, vstart)?;
+                        (vend, (!escaped).then_some(vstart + 1..vend - 1))
+                    } else {
+                        (self.value(b, vstart, depth, Record::Nothing)?, None)
+                    };
+                    let e = Some(Envelope {
+                        value: vstart..vend,
+                        plain,
+                    });
+                    match name {
+                        b"at" => self.at = e,
+                        b"ns" => self.ns = e,
+                        b"host" => self.host = e,
+                        _ => self.thread = e,
+                    }
+                    vend
+                }
+                _ => self.value(b, vstart, depth, Record::Nothing)?,
+            };
             if rec == Record::Data {
                 self.data.push(Member {
                     key,
@@ -343,7 +409,10 @@ mod tests {
         let line = br#"{"at":"t","ns":"n","data":{"kind":"K","sub":{"numTxs":3}},"data":{"kind":"L","sub":{"numTxs":4,"numTxs":5}},"host":"h"}"#;
         let mut m = Members::default();
         m.scan(line).unwrap();
-        assert_eq!(m.host.map(|r| &line[r]), Some(&b"\"h\""[..]));
+        assert_eq!(
+            m.host.and_then(|e| e.plain).map(|r| &line[r]),
+            Some(&b"h"[..])
+        );
         assert!(m.data_is_object);
         assert_eq!(get(line, &m.data, "kind"), Some(&b"\"L\""[..]));
         let sub = get(line, &m.data, "sub").unwrap();

@@ -534,7 +534,7 @@ impl<'c> HostWriter<'c> {
         if slot % per_sample == 0 {
             self.push(t0 + 100 * us, Ev::Resources(slot));
         }
-        if slot % 5 == 0 {
+        if slot % 2 == 0 {
             self.push(t0 + span / 3, Ev::NetCounters);
         }
         self.push(t0 + span / 4, Ev::FetchDecision);
@@ -651,7 +651,9 @@ impl<'c> HostWriter<'c> {
                 self.out(at, "BlockFetch.Client.AddedFetchRequest", "Info", 79, format_args!(
                     r#"{{"head":"{}","kind":"AddedFetchRequest","length":1,"peer":{{"connectionId":"{peer}"}}}}"#, d.hash))?;
                 self.out(at + 50_000, "BlockFetch.Client.SendFetchRequest", "Info", 79, format_args!(
-                    r#"{{"head":"{}","kind":"SendFetchRequest","length":1,"peer":{{"connectionId":"{peer}"}}}}"#, d.hash))
+                    r#"{{"head":"{}","kind":"SendFetchRequest","length":1,"peer":{{"connectionId":"{peer}"}}}}"#, d.hash))?;
+                self.out(at + 60_000, "BlockFetch.Client.AcknowledgedFetchRequest", "Info", 79, format_args!(
+                    r#"{{"kind":"AcknowledgedFetchRequest","peer":{{"connectionId":"{peer}"}}}}"#))
             }
             Ev::Fetched(b, delay_us) => {
                 let (d, peer) = (blk(b), up(b));
@@ -663,6 +665,9 @@ impl<'c> HostWriter<'c> {
                 let d = blk(b);
                 self.out(at, "ChainDB.AddBlockEvent.AddedBlockToQueue", "Debug", 29, format_args!(
                     r#"{{"block":{{"hash":"{}","kind":"Point","slot":{}}},"kind":"AddedBlockToQueue","queueSize":1}}"#, d.hash, d.slot))?;
+                self.out(at + 10_000, "ChainDB.AddBlockEvent.AddedBlockToVolatileDB", "Debug", 29, format_args!(
+                    r#"{{"block":{{"hash":"{}","kind":"Point","slot":{}}},"blockNo":{},"kind":"AddedBlockToVolatileDB"}}"#,
+                    d.hash, d.slot, d.block_no))?;
                 self.out(at + 20_000, "ChainDB.AddBlockEvent.PipeliningEvent.SetTentativeHeader", "Debug", 29, format_args!(
                     r#"{{"header":{{"blockNo":{},"hash":"{}","kind":"ShelleyBlock","slotNo":{}}},"kind":"SetTentativeHeader"}}"#,
                     d.block_no, d.hash, d.slot))
@@ -710,7 +715,9 @@ impl<'c> HostWriter<'c> {
                         size * 1275))?;
                 }
                 self.out(at + 200_000 * (n + 1), "TxSubmission.TxInbound.Processed", "Debug", 91, format_args!(
-                    r#"{{"accepted":{n},"kind":"TraceTxSubmissionProcessed","peer":{{"connectionId":"{down}"}},"rejected":0}}"#))
+                    r#"{{"accepted":{n},"kind":"TraceTxSubmissionProcessed","peer":{{"connectionId":"{down}"}},"rejected":0}}"#))?;
+                self.out(at + 200_000 * (n + 2), "TxSubmission.TxInbound.CanRequestMoreTxs", "Debug", 91, format_args!(
+                    r#"{{"count":{n},"kind":"CanRequestMoreTxs","peer":{{"connectionId":"{down}"}}}}"#))
             }
             Ev::LedgerMetrics(slot) => {
                 let utxo = 600_000 + slot;
@@ -763,14 +770,16 @@ impl<'c> HostWriter<'c> {
     }
 }
 
-/// Slots that make about `bytes` over all hosts: one host's first slots written nowhere, to
-/// measure.
+/// Slots that make at least about `bytes` over all hosts: one host's first slots written
+/// nowhere, to measure.
 fn slots_for(o: &Options, bytes: u64) -> std::io::Result<u64> {
     const PROBE: u64 = 400;
     let c = Cluster::draw(o, PROBE);
     let t = HostWriter::new(&c, 0, Sink::Count).run(PROBE)?;
     let per_slot = (t.bytes as f64 / PROBE as f64).max(1.0) * o.hosts.max(1) as f64;
-    Ok(((bytes as f64 / per_slot).ceil() as u64).max(1))
+    // Later slots write longer numbers than the probe's: aim a little over, so that a size
+    // asked for is a size at least.
+    Ok(((1.03 * bytes as f64 / per_slot).ceil() as u64).max(1))
 }
 
 /// Writes the cluster's logs under `dir` (`dir/node-N/node-<time>.json`, `group_by_host`
