@@ -184,12 +184,11 @@ pub enum Body {
 pub struct LogObject {
     /// When, nanoseconds since the Unix epoch.
     pub at: u64,
-    /// The `host` field as logged (the analysis names hosts by file, as locli does, unless
-    /// asked otherwise).
-    pub host: String,
-    /// The `thread` field as logged (a number in a string, or a number; empty when absent):
-    /// pairs a peer's `TxsCollected` with its `TxsProcessed`.
-    pub thread: String,
+    /// The `thread` field: its number (cardano-node logs a number, as a string or not), or a
+    /// hash of any other text; none when absent. It pairs a peer's `TxsCollected` with its
+    /// `TxsProcessed`. (The `host` field is in [`crate::ingest::Line::Event`]: the analysis
+    /// names hosts by file, and an owned copy per event was a seventh of the reading time.)
+    pub thread: Option<u64>,
     /// The event.
     pub body: Body,
 }

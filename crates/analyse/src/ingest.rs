@@ -36,8 +36,8 @@ pub enum LineError {
 /// What a line is. Namespace and host borrow from the line where they can.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Line<'a> {
-    /// A message the analysis reads, and its namespace as logged.
-    Event(LogObject, Cow<'a, str>),
+    /// A message the analysis reads, its namespace and its `host` field as logged.
+    Event(LogObject, Cow<'a, str>, Cow<'a, str>),
     /// A trace line the analysis does not read (its namespace, for frequency counts), or a
     /// variant of one it reads that carries nothing for it (a falling edge, a non-blocking
     /// read, a rollback: locli's `LOAny` kinds).
@@ -84,9 +84,9 @@ pub fn parse_line(text: &str) -> Result<Line<'static>, LineError> {
         _ => String::new(),
     };
     let thread = match obj.get("thread") {
-        Some(Value::String(t)) => t.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        _ => String::new(),
+        Some(Value::String(t)) => Some(thread_id(t.as_bytes())),
+        Some(Value::Number(n)) => Some(thread_id(n.to_string().as_bytes())),
+        _ => None,
     };
     let mut data = match obj.remove("data") {
         Some(Value::Object(d)) => d,
@@ -104,17 +104,17 @@ pub fn parse_line(text: &str) -> Result<Line<'static>, LineError> {
         return Ok(Line::Other { ns, at, host });
     };
     match body(&ns, &data, k)? {
-        Some(body) => Ok(Line::Event(
-            LogObject {
-                at,
-                host: host.into_owned(),
-                thread,
-                body,
-            },
-            ns,
-        )),
+        Some(body) => Ok(Line::Event(LogObject { at, thread, body }, ns, host)),
         None => Ok(Line::Other { ns, at, host }),
     }
+}
+
+/// A thread id: its number, or a hash of other text.
+fn thread_id(t: &[u8]) -> u64 {
+    std::str::from_utf8(t)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| crate::fasthash::hash64(t))
 }
 
 /// Reads lines as [`parse_line`] does, with the same answers, but without a JSON tree for the
@@ -146,7 +146,7 @@ impl LineReader {
             return Ok(l);
         }
         let l = parse_line(&String::from_utf8_lossy(line))?;
-        let (Line::Event(_, ns) | Line::Other { ns, .. }) = &l;
+        let (Line::Event(_, ns, _) | Line::Other { ns, .. }) = &l;
         self.name(ns.as_bytes()).lines += 1;
         Ok(l)
     }
@@ -224,20 +224,20 @@ impl LineReader {
                 Some(body) => Line::Event(
                     LogObject {
                         at,
-                        host: host.into_owned(),
                         // A string, or a number as its digits.
                         thread: match self.members.thread.clone() {
                             Some(t) if line[t.value.start] == b'"' => {
-                                std::str::from_utf8(&line[t.plain?]).ok()?.to_owned()
+                                Some(thread_id(&line[t.plain?]))
                             }
                             Some(t) if line[t.value.start].is_ascii_digit() => {
-                                std::str::from_utf8(&line[t.value]).ok()?.to_owned()
+                                Some(thread_id(&line[t.value]))
                             }
-                            _ => String::new(),
+                            _ => None,
                         },
                         body,
                     },
                     ns,
+                    host,
                 ),
                 None => Line::Other { ns, at, host },
             },

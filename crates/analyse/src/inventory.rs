@@ -62,7 +62,7 @@ fn first_host(path: &Path) -> Option<String> {
     for line in f.split(b'\n').take(1000) {
         let line = line.ok()?;
         let host = match reader.read(&line) {
-            Ok(crate::ingest::Line::Event(o, _)) => o.host,
+            Ok(crate::ingest::Line::Event(_, _, host)) => host.into_owned(),
             Ok(crate::ingest::Line::Other { host, .. }) => host.into_owned(),
             Err(_) => continue,
         };

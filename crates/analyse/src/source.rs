@@ -187,9 +187,9 @@ impl HostReader<'_> {
         }
         self.recent.push_back(h);
         let line_host = match self.reader.read(text) {
-            Ok(Line::Event(o, _)) => {
+            Ok(Line::Event(o, _, host)) => {
                 c.events += 1;
-                let foreign = !o.host.is_empty() && o.host != self.host;
+                let foreign = !host.is_empty() && host != self.host;
                 c.foreign_host_lines += u64::from(foreign);
                 sink(o);
                 return;

@@ -335,7 +335,7 @@ pub struct TimelineBuilder {
     rows: Vec<SlotStats>,
     acc: Accumulator,
     last_sample_at: Option<u64>,
-    collected_at: HashMap<String, u64>,
+    collected_at: HashMap<u64, u64>,
     /// The tip's block number last seen, and the slot it was last seen changing in.
     block: Option<u64>,
     block_changed: Option<u64>,
@@ -594,8 +594,8 @@ impl TimelineBuilder {
             Body::TxsCollected(n) => {
                 if let Some(s) = self.time_slot(at) {
                     add32(&mut self.row(s).txs_collected, *n);
-                    if !o.thread.is_empty() {
-                        self.collected_at.insert(o.thread.clone(), at);
+                    if let Some(t) = o.thread {
+                        self.collected_at.insert(t, at);
                     }
                 }
             }
@@ -603,11 +603,7 @@ impl TimelineBuilder {
                 let Some(s) = self.time_slot(at) else {
                     return;
                 };
-                let collected = if o.thread.is_empty() {
-                    None
-                } else {
-                    self.collected_at.remove(&o.thread)
-                };
+                let collected = o.thread.and_then(|t| self.collected_at.remove(&t));
                 if collected.is_none() {
                     self.counters.processed_without_collected += 1;
                 }
@@ -915,11 +911,12 @@ mod tests {
         }
     }
 
+    /// An event on a thread named by letters ("" for none).
     fn on(thread: &str, at_ms: u64, body: Body) -> LogObject {
         LogObject {
             at: T0 + at_ms * MS,
-            host: "h".into(),
-            thread: thread.into(),
+            thread: (!thread.is_empty())
+                .then(|| thread.bytes().fold(0, |a, b| a * 256 + u64::from(b))),
             body,
         }
     }

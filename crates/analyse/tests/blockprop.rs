@@ -13,8 +13,7 @@ const T0: u64 = 1_800_000_000_000_000_000;
 fn ev(ms: u64, body: Body) -> LogObject {
     LogObject {
         at: T0 + ms * 1_000_000,
-        host: String::new(),
-        thread: String::new(),
+        thread: None,
         body,
     }
 }

@@ -10,8 +10,7 @@ const S: u64 = 1_000_000_000;
 fn ev(at_ms: u64, body: Body) -> LogObject {
     LogObject {
         at: 1_800_000_000 * S + at_ms * 1_000_000,
-        host: String::new(),
-        thread: String::new(),
+        thread: None,
         body,
     }
 }

@@ -100,8 +100,7 @@ fn block_gap_is_in_seconds() {
     let g = genesis(200, Some(100));
     let ctx = |slot: u64, block_no| LogObject {
         at: T0 + (slot * 200 + 5) * MS,
-        host: "a".into(),
-        thread: "1".into(),
+        thread: Some(1),
         body: Body::BlockContext { slot, block_no },
     };
     let mut b = TimelineBuilder::new(&g);
@@ -252,10 +251,7 @@ fn fixture(name: &str) -> PathBuf {
 #[test]
 fn real_block_producer_log() {
     let path = fixture("block-producer-tracer-output.jsonl");
-    if !path.exists() {
-        eprintln!("skipped: {} not found", path.display());
-        return;
-    }
+    assert!(path.exists(), "{} not found", path.display());
     let host = HostLogs {
         host: "p1.example".into(),
         files: vec![path],
