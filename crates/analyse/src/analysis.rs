@@ -75,6 +75,8 @@ pub struct Analysis {
     pub blocks: Vec<BlockRow>,
     /// The run summary.
     pub summary: Summary,
+    /// Wall seconds per phase (genesis, hosts, the rest).
+    pub timings: Vec<(&'static str, f64)>,
 }
 
 /// The genesis: the given file, the run's `genesis/genesis.json`, or inferred from the logs.
@@ -132,7 +134,9 @@ pub fn analyse(hosts: &[HostLogs], opts: &Options, out: &Path) -> Result<Analysi
         .as_deref()
         .map(RunContext::read)
         .unwrap_or_default();
+    let t0 = std::time::Instant::now();
     let genesis = resolve_genesis(hosts, opts)?;
+    let t_genesis = t0.elapsed().as_secs_f64();
     let filters = resolve_filters(opts, &ctx)?;
     filters.check(&genesis)?;
     let parts = out.join("slots.parts");
@@ -146,38 +150,50 @@ pub fn analyse(hosts: &[HostLogs], opts: &Options, out: &Path) -> Result<Analysi
             slots_dir: Some(&parts),
         },
     )?;
-    join_slot_tables(hosts, &parts, &out.join("slots.csv"))?;
-    let mut summaries = Vec::new();
-    let mut machperf = Vec::new();
-    for r in results {
-        summaries.push(r.summary);
-        machperf.extend(r.machperf);
-    }
-    // The cluster: hosts that run a chain (a generator or a tracer adopts nothing); their
-    // machines make the cluster's performance (the others' are still written per host).
-    let cluster: Vec<String> = summaries
-        .iter()
-        .filter(|s| s.adopted > 0 || s.forged > 0 || s.leadership_checks > 0)
-        .map(|s| s.host.clone())
-        .collect();
-    let nodes: Vec<MachPerf> = machperf
-        .iter()
-        .filter(|m| cluster.contains(&m.host))
-        .cloned()
-        .collect();
-    let clusterperf = ClusterPerf::combine(&nodes);
-    let (bp, blocks) = blockprop::compute(&chain, &cluster, &genesis, &filters);
-    let names = filters.0.iter().map(|f| f.name.clone()).collect();
-    let summary = summary::compute(&summaries, &bp, &genesis, names, &ctx);
-    Ok(Analysis {
-        hosts: summaries,
-        machperf,
-        clusterperf,
-        chain,
-        genesis,
-        blockprop: bp,
-        blocks,
-        summary,
+    // The slot table is joined while the rest is computed.
+    let t_hosts = t0.elapsed().as_secs_f64() - t_genesis;
+    let slots_csv = out.join("slots.csv");
+    std::thread::scope(|scope| {
+        let joined = scope.spawn(|| join_slot_tables(hosts, &parts, &slots_csv));
+        let mut summaries = Vec::new();
+        let mut machperf = Vec::new();
+        for r in results {
+            summaries.push(r.summary);
+            machperf.extend(r.machperf);
+        }
+        // The cluster: hosts that run a chain (a generator or a tracer adopts nothing); their
+        // machines make the cluster's performance (the others' are still written per host).
+        let cluster: Vec<String> = summaries
+            .iter()
+            .filter(|s| s.adopted > 0 || s.forged > 0 || s.leadership_checks > 0)
+            .map(|s| s.host.clone())
+            .collect();
+        let nodes = machperf.iter().filter(|m| cluster.contains(&m.host));
+        let clusterperf = ClusterPerf::combine(nodes);
+        let (bp, blocks) = blockprop::compute(&chain, &cluster, &genesis, &filters);
+        let names = filters.0.iter().map(|f| f.name.clone()).collect();
+        let summary = summary::compute(&summaries, &bp, &genesis, names, &ctx);
+        joined
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+        Ok(Analysis {
+            hosts: summaries,
+            machperf,
+            clusterperf,
+            chain,
+            genesis,
+            blockprop: bp,
+            blocks,
+            summary,
+            timings: vec![
+                ("genesis", t_genesis),
+                ("hosts", t_hosts),
+                (
+                    "chain and statistics",
+                    t0.elapsed().as_secs_f64() - t_genesis - t_hosts,
+                ),
+            ],
+        })
     })
 }
 
@@ -230,6 +246,19 @@ fn write_json(path: &Path, v: &(impl Serialize + ?Sized)) -> Result<(), Analysis
     std::io::Write::flush(&mut w).map_err(err)
 }
 
+/// Writes compact JSON straight to the file (the chain: large, and read by programs; the
+/// per-block table is the one for people).
+fn write_json_compact(path: &Path, v: &impl Serialize) -> Result<(), AnalysisError> {
+    let err = |source| AnalysisError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).map_err(err)?);
+    serde_json::to_writer(&mut w, v).map_err(|e| err(std::io::Error::other(e)))?;
+    std::io::Write::write_all(&mut w, b"\n").map_err(err)?;
+    std::io::Write::flush(&mut w).map_err(err)
+}
+
 /// `logs.json`.
 #[derive(Serialize)]
 struct Hosts<'a> {
@@ -238,21 +267,27 @@ struct Hosts<'a> {
 
 /// Writes the analysis into `out`: `logs.json`, `chain.json`, `blockprop.json`, `blocks.csv`,
 /// `clusterperf.json`, `machperf/<host>.json`, `summary.json`, `dictionary.json` and
-/// `cdf/<id>.cdf`; returns the files written.
+/// `cdf/<id>.cdf` (`slots.csv` is already there); returns the files and directories written.
 pub fn write(a: &Analysis, out: &Path) -> Result<Vec<PathBuf>, AnalysisError> {
     mkdir(out)?;
     mkdir(&out.join("cdf"))?;
-    let dictionary = Dictionary {
-        block_prop: blockprop::FIELDS,
-        cluster_perf: machperf::FIELDS,
-        summary: summary::FIELDS,
-    };
-    write_json(&out.join("logs.json"), &Hosts { hosts: &a.hosts })?;
-    write_json(&out.join("chain.json"), &a.chain)?;
-    write_json(&out.join("blockprop.json"), &a.blockprop)?;
-    write_json(&out.join("clusterperf.json"), &a.clusterperf)?;
-    write_json(&out.join("summary.json"), &a.summary)?;
-    write_json(&out.join("dictionary.json"), &dictionary)?;
+    // The two biggest outputs (the chain, every machine) on a second thread.
+    let (chain, machines) = std::thread::scope(|scope| {
+        let chain = scope.spawn(|| write_json_compact(&out.join("chain.json"), &a.chain));
+        let machines = scope.spawn(|| {
+            mkdir(&out.join("machperf"))?;
+            a.machperf.iter().try_for_each(|m| {
+                write_json(&out.join("machperf").join(format!("{}.json", m.host)), m)
+            })
+        });
+        let rest = write_rest(a, out);
+        let join = |h: std::thread::ScopedJoinHandle<'_, Result<(), AnalysisError>>| {
+            h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+        };
+        (rest.and(join(chain)), join(machines))
+    });
+    chain?;
+    machines?;
     let mut written: Vec<PathBuf> = [
         "logs.json",
         "chain.json",
@@ -260,17 +295,35 @@ pub fn write(a: &Analysis, out: &Path) -> Result<Vec<PathBuf>, AnalysisError> {
         "clusterperf.json",
         "summary.json",
         "dictionary.json",
+        "blocks.csv",
+        "slots.csv",
     ]
     .iter()
     .map(|n| out.join(n))
     .collect();
+    written.push(out.join("machperf"));
+    written.push(out.join("cdf"));
+    Ok(written)
+}
+
+/// Every output but the chain and the machines.
+fn write_rest(a: &Analysis, out: &Path) -> Result<(), AnalysisError> {
+    let dictionary = Dictionary {
+        block_prop: blockprop::FIELDS,
+        cluster_perf: machperf::FIELDS,
+        summary: summary::FIELDS,
+    };
+    write_json(&out.join("logs.json"), &Hosts { hosts: &a.hosts })?;
+    write_json(&out.join("blockprop.json"), &a.blockprop)?;
+    write_json(&out.join("clusterperf.json"), &a.clusterperf)?;
+    write_json(&out.join("summary.json"), &a.summary)?;
+    write_json(&out.join("dictionary.json"), &dictionary)?;
     let mut csv = Vec::new();
     blockprop::write_csv(&mut csv, &a.blocks).map_err(|source| AnalysisError::Write {
         path: out.join("blocks.csv"),
         source,
     })?;
     write_file(&out.join("blocks.csv"), &csv)?;
-    written.push(out.join("blocks.csv"));
     for (id, c) in &a.blockprop.cdfs {
         let p = out.join("cdf").join(format!("{id}.cdf"));
         write_file(&p, gnuplot(c).as_bytes())?;
@@ -279,13 +332,7 @@ pub fn write(a: &Analysis, out: &Path) -> Result<Vec<PathBuf>, AnalysisError> {
         let p = out.join("cdf").join(format!("{id}.cdf"));
         write_file(&p, gnuplot2(c).as_bytes())?;
     }
-    mkdir(&out.join("machperf"))?;
-    for m in &a.machperf {
-        let p = out.join("machperf").join(format!("{}.json", m.host));
-        write_json(&p, m)?;
-    }
-    written.push(out.join("slots.csv"));
-    Ok(written)
+    Ok(())
 }
 
 fn sample(c: &Cdf, centile: f64) -> Option<f64> {
@@ -416,8 +463,13 @@ pub fn render(a: &Analysis) -> String {
     let lines: u64 = a.hosts.iter().map(|s| s.lines).sum();
     let _ = writeln!(
         o,
-        "{} hosts, {lines} lines, {bad} unreadable (counted and skipped)",
-        a.hosts.len()
+        "{} hosts, {lines} lines, {bad} unreadable (counted and skipped); took {}",
+        a.hosts.len(),
+        a.timings
+            .iter()
+            .map(|(what, s)| format!("{what} {s:.2} s"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     o
 }

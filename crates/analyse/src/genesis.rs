@@ -2,6 +2,7 @@
 //! read from a Shelley genesis file or, for logs that come without one, inferred from the
 //! leadership checks (every slot's check happens just after the slot starts).
 
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use serde::Serialize;
@@ -9,7 +10,7 @@ use serde_json::Value;
 
 use crate::event::Body;
 use crate::inventory::HostLogs;
-use crate::source::read_host;
+use crate::source::read_host_until;
 
 /// Where the chain's time came from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -209,11 +210,14 @@ impl Genesis {
 fn first_checks(h: &HostLogs, checks: &mut Vec<(u64, u64)>) -> Result<(), ()> {
     let first = h.files.iter().min().cloned();
     let Some(first) = first else { return Ok(()) };
-    read_host(&[first], &h.host, |o| {
+    read_host_until(&[first], &h.host, |o| {
+        if let Body::StartLeadershipCheck { slot, .. } = o.body {
+            checks.push((slot, o.at));
+        }
         if checks.len() < INFER_CHECKS_PER_HOST {
-            if let Body::StartLeadershipCheck { slot, .. } = o.body {
-                checks.push((slot, o.at));
-            }
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(())
         }
     })
     .map(|_| ())

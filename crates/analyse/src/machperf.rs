@@ -404,7 +404,8 @@ impl ClusterPerf {
     /// Combines hosts, metric by metric, over the hosts that have observations of it; a metric
     /// no host has, or whose hosts' distributions cannot be combined (sampled at different
     /// centiles — not the case for `MachPerf::new`'s), is left out.
-    pub fn combine(hosts: &[MachPerf]) -> ClusterPerf {
+    pub fn combine<'a>(hosts: impl IntoIterator<Item = &'a MachPerf>) -> ClusterPerf {
+        let hosts: Vec<&MachPerf> = hosts.into_iter().collect();
         let mut ids: Vec<&'static str> =
             hosts.iter().flat_map(|h| h.cdfs.keys().copied()).collect();
         ids.sort_unstable();

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::io::Read;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use crate::event::LogObject;
@@ -80,6 +81,25 @@ pub fn read_host(
     host: &str,
     mut sink: impl FnMut(LogObject),
 ) -> Result<Counts, SourceError> {
+    read_host_until(files, host, |o| {
+        sink(o);
+        ControlFlow::Continue(())
+    })
+}
+
+/// [`read_host`] that stops soon after `sink` says so (within the chunk being read); the
+/// counts cover what was read.
+pub fn read_host_until(
+    files: &[PathBuf],
+    host: &str,
+    mut sink: impl FnMut(LogObject) -> ControlFlow<()>,
+) -> Result<Counts, SourceError> {
+    let stop = std::cell::Cell::new(false);
+    let mut sink = |o| {
+        if !stop.get() {
+            stop.set(sink(o).is_break());
+        }
+    };
     let mut files = files.to_vec();
     files.sort();
     let mut r = HostReader {
@@ -125,6 +145,12 @@ pub fn read_host(
             len += n;
             buf.copy_within(start..len, 0);
             len -= start;
+            if stop.get() {
+                break;
+            }
+        }
+        if stop.get() {
+            break;
         }
     }
     let mut c = r.counts;

@@ -297,3 +297,24 @@ fn the_fast_reader_answers_as_the_json_tree_does() {
         assert_eq!(r.read(l.as_bytes()), parse_line(l), "{l}");
     }
 }
+
+#[test]
+fn reading_stops_when_the_sink_says_so() {
+    use std::ops::ControlFlow;
+    let path = fixture("block-producer-tracer-output.jsonl");
+    let mut seen = 0;
+    // The same file twice: read whole, both would make 1,722 lines.
+    let c = wb_analyse::source::read_host_until(&[path.clone(), path], "p1.example", |_| {
+        seen += 1;
+        if seen == 10 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
+    .unwrap();
+    assert_eq!(seen, 10, "nothing handed over after the stop");
+    // The stop came in the first file (smaller than a read chunk, so read whole): the second
+    // was not read.
+    assert_eq!(c.lines, 861);
+}
