@@ -407,11 +407,11 @@ pub fn render(a: &Analysis) -> String {
         bp.cdfs
             .get(id)
             .and_then(|x| sample(x, c))
-            .map_or("-".into(), |v| format!("{v:.3}"))
+            .map_or("-".into(), |v| format!("{:.1} ms", v * 1e3))
     };
     let _ = writeln!(
         o,
-        "propagation (s since slot start, median over blocks): 50% of nodes {}, 90% {}, 96% {}, all {}; forging {} s, first peer notice {} s",
+        "propagation (since slot start, median over blocks): 50% of nodes {}, 90% {}, 96% {}, all {}; forging {}, first peer notice {}",
         fmt("cdf0.50", 0.5),
         fmt("cdf0.90", 0.5),
         fmt("cdf0.96", 0.5),

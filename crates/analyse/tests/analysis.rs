@@ -119,6 +119,25 @@ fn block_propagation_and_tables_match_the_generated_cluster() {
     assert_eq!(starts.range, (1.0, 1.0));
     assert!(a.clusterperf.cdfs["CentiCpu"].size > 0);
 
+    // The one-screen text: every host, the chain, propagation in ms, machines, timings.
+    let text = wb_analyse::analysis::render(&a);
+    assert_eq!(text.lines().filter(|l| l.starts_with("node-")).count(), 6);
+    assert!(
+        text.contains(&format!(
+            "chain: {} blocks on the main chain",
+            truth.main.len()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("propagation (since slot start") && text.contains(" ms"),
+        "{text}"
+    );
+    assert!(
+        text.contains("machines (6 hosts") && text.contains("took genesis"),
+        "{text}"
+    );
+
     // The summary.
     let s = &a.summary;
     assert_eq!(s.hosts, 6);
