@@ -36,6 +36,14 @@ fn synth_opts(seed: u64) -> synth::Options {
 
 /// A cluster's logs, a genesis file for them, and the analysis written into `<dir>/analysis`.
 fn analysed(seed: u64, with_genesis: bool) -> (tempfile::TempDir, Truth, Analysis) {
+    analysed_with(seed, with_genesis, &[])
+}
+
+fn analysed_with(
+    seed: u64,
+    with_genesis: bool,
+    filter_exprs: &[&str],
+) -> (tempfile::TempDir, Truth, Analysis) {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
     let o = synth_opts(seed);
@@ -53,6 +61,7 @@ fn analysed(seed: u64, with_genesis: bool) -> (tempfile::TempDir, Truth, Analysi
     .unwrap();
     let opts = Options {
         genesis: with_genesis.then_some(genesis),
+        filter_exprs: filter_exprs.iter().map(|e| e.to_string()).collect(),
         threads: 2,
         ..Options::default()
     };
@@ -204,4 +213,31 @@ fn runs_combine_into_a_variance_of_their_distributions() {
     let cdf = std::fs::read_to_string(out.path().join("cdf/cdf0.50.cdf")).unwrap();
     assert_eq!(cdf.lines().count(), 29);
     assert_eq!(cdf.lines().next().unwrap().split(' ').count(), 6);
+}
+
+#[test]
+fn slot_filters_select_both_blocks_and_machine_slots() {
+    let from = 100u64;
+    let expr = format!(r#"[{{"tag":"CSlot","contents":{{"tag":"SlotGEq","contents":{from}}}}}]"#);
+    let (_dir, truth, a) = analysed_with(13, true, &[&expr]);
+    // Every block of a slot before 100 is rejected by the filter (and the tip by its rule).
+    let early = truth.main.iter().filter(|b| b.slot < from).count() as u64;
+    assert!(early > 0);
+    assert_eq!(a.blockprop.rejections.get("inline-expr"), Some(&early));
+    for r in &a.blocks {
+        let by_filter = r.rejected_by.iter().any(|x| x == "inline-expr");
+        assert_eq!(
+            by_filter,
+            r.slot < from,
+            "block {} in slot {}",
+            r.block_no,
+            r.slot
+        );
+    }
+    // Machines: only slots from 100 on, every host.
+    assert_eq!(
+        a.clusterperf.cdfs["cdfStarts"].size,
+        6 * (SLOTS - from) as usize
+    );
+    assert_eq!(a.summary.filters, ["inline-expr"]);
 }

@@ -48,10 +48,13 @@ pub fn genesis_json(profile: &Profile, keys: &Keys, seed: u64, system_start: u64
         .map(|(i, s)| json!({"name": format!("node-{i}"), "vkey": crypto::hex(&PoolKey::from_seed(*s).verification_key()), "stake": g.per_pool_balance}))
         .collect();
     let funds_address = crypto::hex(&Wallet::from_seed(keys.funds, 0).address());
+    // The block size limit is always written (the node's default when the profile has none),
+    // so that the genesis says it: the analysis's fullness filters are relative to it.
     let mut params = serde_json::Map::new();
-    if let Some(max) = g.max_block_size {
-        params.insert("maxBlockBodySize".into(), json!(max));
-    }
+    let max = g
+        .max_block_size
+        .unwrap_or(wb_ledger::params::ProtocolParams::default().max_block_body_size);
+    params.insert("maxBlockBodySize".into(), json!(max));
     json!({
         "systemStart": wb_trace::time::machine_time(system_start * 1_000_000_000),
         "networkMagic": g.network_magic,

@@ -53,6 +53,9 @@ fn same_profile_and_seed_give_the_same_genesis_and_topology() {
     let g: serde_json::Value =
         serde_json::from_str(&read(&a.join("genesis/genesis.json"))).unwrap();
     assert_eq!(g["systemStart"], timing.system_start);
+    // The block size limit is written even when the profile leaves it to the node (the
+    // analysis's fullness filters are relative to it).
+    assert_eq!(g["protocolParams"]["maxBlockBodySize"], 90_112);
 
     // 52 producers and an explorer, each with its files; links carry the regions' latencies.
     let plan = &runs[0].1;
