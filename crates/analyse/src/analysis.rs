@@ -233,30 +233,42 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), AnalysisError> {
     })
 }
 
-/// Writes pretty JSON straight to the file (no tree or string of the whole document: the
-/// chain of a long run is large).
-fn write_json(path: &Path, v: &(impl Serialize + ?Sized)) -> Result<(), AnalysisError> {
-    let err = |source| AnalysisError::Write {
-        path: path.to_owned(),
-        source,
-    };
-    let mut w = std::io::BufWriter::new(std::fs::File::create(path).map_err(err)?);
-    serde_json::to_writer_pretty(&mut w, v).map_err(|e| err(std::io::Error::other(e)))?;
-    std::io::Write::write_all(&mut w, b"\n").map_err(err)?;
-    std::io::Write::flush(&mut w).map_err(err)
+/// How a JSON output is laid out.
+#[derive(Clone, Copy)]
+pub(crate) enum Layout {
+    /// Indented, for people.
+    Pretty,
+    /// One line: the chain (large, and read by programs; the per-block table is for people).
+    Compact,
 }
 
-/// Writes compact JSON straight to the file (the chain: large, and read by programs; the
-/// per-block table is the one for people).
-fn write_json_compact(path: &Path, v: &impl Serialize) -> Result<(), AnalysisError> {
-    let err = |source| AnalysisError::Write {
+/// Writes JSON straight to the file (no tree or string of the whole document: the chain of a
+/// long run is large).
+pub(crate) fn write_json_file(
+    path: &Path,
+    v: &(impl Serialize + ?Sized),
+    layout: Layout,
+) -> std::io::Result<()> {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+    match layout {
+        Layout::Pretty => serde_json::to_writer_pretty(&mut w, v),
+        Layout::Compact => serde_json::to_writer(&mut w, v),
+    }
+    .map_err(std::io::Error::other)?;
+    std::io::Write::write_all(&mut w, b"\n")?;
+    std::io::Write::flush(&mut w)
+}
+
+/// [`write_json_file`], failures naming the file.
+fn write_json(
+    path: &Path,
+    v: &(impl Serialize + ?Sized),
+    layout: Layout,
+) -> Result<(), AnalysisError> {
+    write_json_file(path, v, layout).map_err(|source| AnalysisError::Write {
         path: path.to_owned(),
         source,
-    };
-    let mut w = std::io::BufWriter::new(std::fs::File::create(path).map_err(err)?);
-    serde_json::to_writer(&mut w, v).map_err(|e| err(std::io::Error::other(e)))?;
-    std::io::Write::write_all(&mut w, b"\n").map_err(err)?;
-    std::io::Write::flush(&mut w).map_err(err)
+    })
 }
 
 /// `logs.json`.
@@ -273,11 +285,15 @@ pub fn write(a: &Analysis, out: &Path) -> Result<Vec<PathBuf>, AnalysisError> {
     mkdir(&out.join("cdf"))?;
     // The two biggest outputs (the chain, every machine) on a second thread.
     let (chain, machines) = std::thread::scope(|scope| {
-        let chain = scope.spawn(|| write_json_compact(&out.join("chain.json"), &a.chain));
+        let chain = scope.spawn(|| write_json(&out.join("chain.json"), &a.chain, Layout::Compact));
         let machines = scope.spawn(|| {
             mkdir(&out.join("machperf"))?;
             a.machperf.iter().try_for_each(|m| {
-                write_json(&out.join("machperf").join(format!("{}.json", m.host)), m)
+                write_json(
+                    &out.join("machperf").join(format!("{}.json", m.host)),
+                    m,
+                    Layout::Pretty,
+                )
             })
         });
         let rest = write_rest(a, out);
@@ -313,11 +329,19 @@ fn write_rest(a: &Analysis, out: &Path) -> Result<(), AnalysisError> {
         cluster_perf: machperf::FIELDS,
         summary: summary::FIELDS,
     };
-    write_json(&out.join("logs.json"), &Hosts { hosts: &a.hosts })?;
-    write_json(&out.join("blockprop.json"), &a.blockprop)?;
-    write_json(&out.join("clusterperf.json"), &a.clusterperf)?;
-    write_json(&out.join("summary.json"), &a.summary)?;
-    write_json(&out.join("dictionary.json"), &dictionary)?;
+    write_json(
+        &out.join("logs.json"),
+        &Hosts { hosts: &a.hosts },
+        Layout::Pretty,
+    )?;
+    write_json(&out.join("blockprop.json"), &a.blockprop, Layout::Pretty)?;
+    write_json(
+        &out.join("clusterperf.json"),
+        &a.clusterperf,
+        Layout::Pretty,
+    )?;
+    write_json(&out.join("summary.json"), &a.summary, Layout::Pretty)?;
+    write_json(&out.join("dictionary.json"), &dictionary, Layout::Pretty)?;
     let mut csv = Vec::new();
     blockprop::write_csv(&mut csv, &a.blocks).map_err(|source| AnalysisError::Write {
         path: out.join("blocks.csv"),

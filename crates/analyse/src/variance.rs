@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::analysis::{Layout::Pretty, write_json_file};
 use crate::cdf::{Cdf, Cdf2, STD_CENTILES, cdf, combine, gnuplot2};
 
 /// One run's analysis, read back from its `analysis/` directory.
@@ -159,26 +160,22 @@ impl Variance {
     /// Writes `blockprop.json`, `clusterperf.json`, `summary.json` and `cdf/<id>.cdf` into `out`.
     pub fn write(&self, out: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(out.join("cdf"))?;
-        write_pretty(&out.join("blockprop.json"), &self.blockprop)?;
-        write_pretty(&out.join("clusterperf.json"), &self.clusterperf)?;
-        write_pretty(
+        write_json_file(&out.join("blockprop.json"), &self.blockprop, Pretty)?;
+        write_json_file(&out.join("clusterperf.json"), &self.clusterperf, Pretty)?;
+        write_json_file(
             &out.join("summary.json"),
             &serde_json::json!({
                 "runs": self.runs,
                 "incoherent_profiles": self.incoherent_profiles,
                 "figures": self.summary,
             }),
+            Pretty,
         )?;
         for (id, c) in self.blockprop.iter().chain(&self.clusterperf) {
             std::fs::write(out.join("cdf").join(format!("{id}.cdf")), gnuplot2(c))?;
         }
         Ok(())
     }
-}
-
-fn write_pretty(path: &Path, v: &impl Serialize) -> std::io::Result<()> {
-    let text = serde_json::to_string_pretty(v).map_err(std::io::Error::other)?;
-    std::fs::write(path, text + "\n")
 }
 
 /// A one-screen text summary: key metrics' averages over the runs, with their spread.
