@@ -22,7 +22,7 @@ use crate::cdf::{ADOPTION_CENTILES, Cdf, STD_CENTILES, cdf};
 use crate::chain::{Block, Chain, Observed};
 use crate::field::{Field, Scale, Unit};
 use crate::filter::{BlockFacts, Filters};
-use crate::genesis::Genesis;
+use crate::genesis::{Genesis, seconds_between as delta};
 
 const FORGER: &str = "Forger event Δt";
 const PEER: &str = "Peer event Δt";
@@ -292,14 +292,9 @@ pub struct DomainPair {
     pub filtered: Option<(u64, u64)>,
 }
 
-/// Seconds from `from` to `to` (negative if earlier), exact to the nanosecond: the difference is
-/// taken in integers, as ns since the epoch exceed an f64's exact range.
+/// Seconds between two times, when both were logged.
 fn secs(from: Option<u64>, to: Option<u64>) -> Option<f64> {
     Some(delta(from?, to?))
-}
-
-fn delta(from: u64, to: u64) -> f64 {
-    (to as i64).wrapping_sub(from as i64) as f64 / 1e9
 }
 
 fn forger_phases(b: &Block, slot_start: u64) -> [Option<f64>; 12] {

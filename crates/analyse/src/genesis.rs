@@ -202,8 +202,14 @@ impl Genesis {
 
     /// Seconds from a slot's start to `at` (negative when before it).
     pub fn since_slot_start(&self, slot: u64, at: u64) -> f64 {
-        (at as i64).wrapping_sub(self.slot_start(slot) as i64) as f64 / 1e9
+        seconds_between(self.slot_start(slot), at)
     }
+}
+
+/// Seconds from `from` to `to` (negative if earlier), both ns since the Unix epoch; exact to the
+/// nanosecond: the difference is taken in integers, as such times exceed an f64's exact range.
+pub fn seconds_between(from: u64, to: u64) -> f64 {
+    (to as i64).wrapping_sub(from as i64) as f64 / 1e9
 }
 
 /// The first leadership checks of a host, from its first file only.

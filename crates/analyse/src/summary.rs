@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::blockprop::BlockProp;
 use crate::cdf::{BRIEF_CENTILES, Cdf, cdf};
 use crate::field::{Field, Scale, Unit};
-use crate::genesis::Genesis;
+use crate::genesis::{Genesis, seconds_between};
 use crate::inventory::HostSummary;
 
 /// The generator's own account of its work (`BenchTxSubSummary`).
@@ -174,7 +174,7 @@ pub fn compute(
     filters: Vec<String>,
     ctx: &RunContext,
 ) -> Summary {
-    let secs = |t: u64| (t as i64).wrapping_sub(genesis.system_start as i64) as f64 / 1e9;
+    let secs = |t: u64| seconds_between(genesis.system_start, t);
     let firsts: Vec<f64> = hosts.iter().filter_map(|h| h.first_ns).map(secs).collect();
     let lasts: Vec<f64> = hosts.iter().filter_map(|h| h.last_ns).map(secs).collect();
     let min = |v: &[f64]| v.iter().copied().reduce(f64::min);

@@ -446,8 +446,7 @@ impl TimelineBuilder {
             self.counters.future_slot += 1;
             return None;
         }
-        // In integers first: ns since 1970 do not fit an f64's mantissa.
-        let since = (at as i128 - i128::from(self.genesis.slot_start(slot))) as f64 / 1e9;
+        let since = self.genesis.since_slot_start(slot, at);
         Some((self.row(slot), since))
     }
 
