@@ -383,17 +383,17 @@ pub fn render(a: &Analysis) -> String {
             o,
             "{:<16} {:>9} {:>9} {:>6} {:>5} {:>11} {:>6} {:>7} {:>7} {:>7}",
             s.host,
-            s.lines,
-            s.events,
-            s.bad,
-            s.duplicates,
+            s.counts.lines,
+            s.counts.events,
+            s.counts.bad,
+            s.counts.duplicates,
             slots,
             s.forged,
             s.adopted,
             s.cpu_pct_mean.map_or("-".into(), |c| format!("{c:.1}")),
             s.rss_mib_max.map_or("-".into(), |r| format!("{r:.0}")),
         );
-        for sample in &s.bad_samples {
+        for sample in &s.counts.bad_samples {
             let _ = writeln!(o, "    bad line: {sample}");
         }
     }
@@ -483,8 +483,8 @@ pub fn render(a: &Analysis) -> String {
                 .map_or(String::new(), |r| format!(" of {r:.2} requested"))
         );
     }
-    let bad: u64 = a.hosts.iter().map(|s| s.bad).sum();
-    let lines: u64 = a.hosts.iter().map(|s| s.lines).sum();
+    let bad: u64 = a.hosts.iter().map(|s| s.counts.bad).sum();
+    let lines: u64 = a.hosts.iter().map(|s| s.counts.lines).sum();
     let _ = writeln!(
         o,
         "{} hosts, {lines} lines, {bad} unreadable (counted and skipped); took {}",

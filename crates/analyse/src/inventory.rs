@@ -122,22 +122,10 @@ pub struct HostSummary {
     pub host: String,
     /// Files read.
     pub files: usize,
-    /// Line accounting.
-    pub lines: u64,
-    /// Events read.
-    pub events: u64,
-    /// Trace lines not read by the analysis.
-    pub other: u64,
-    /// Exact duplicates dropped.
-    pub duplicates: u64,
-    /// Cut last lines.
-    pub truncated: u64,
-    /// Unreadable lines.
-    pub bad: u64,
-    /// The first unreadable lines, with file and line.
-    pub bad_samples: Vec<String>,
-    /// Lines logged by another host.
-    pub foreign_host_lines: u64,
+    /// Line accounting (lines, events, other, duplicates, truncated, bad with samples,
+    /// foreign-host lines, lines per namespace).
+    #[serde(flatten)]
+    pub counts: Counts,
     /// First and last event time (RFC 3339).
     pub first_at: Option<String>,
     /// Last event time.
@@ -158,8 +146,6 @@ pub struct HostSummary {
     pub cpu_pct_mean: Option<f64>,
     /// Largest resident set, MiB.
     pub rss_mib_max: Option<f64>,
-    /// Lines per namespace.
-    pub namespaces: BTreeMap<String, u64>,
     /// The generator's summary, if this host is a generator that logged one.
     pub generator: Option<GeneratorFigures>,
     /// First event time, ns since the Unix epoch.
@@ -275,15 +261,7 @@ pub fn pass_host(h: &HostLogs, ctx: PassContext<'_>) -> Result<(HostResult, Mach
     (s.first_ns, s.last_ns) = (first, last);
     s.first_at = first.map(wb_trace::time::machine_time);
     s.last_at = last.map(wb_trace::time::machine_time);
-    s.lines = counts.lines;
-    s.events = counts.events;
-    s.other = counts.other;
-    s.duplicates = counts.duplicates;
-    s.truncated = counts.truncated;
-    s.bad = counts.bad;
-    s.bad_samples = counts.bad_samples;
-    s.foreign_host_lines = counts.foreign_host_lines;
-    s.namespaces = counts.namespaces;
+    s.counts = counts;
     let mut result = HostResult {
         summary: s,
         machperf: None,

@@ -18,7 +18,7 @@ const DUPLICATE_WINDOW: usize = 256;
 const SAMPLES: usize = 3;
 
 /// What reading a host's logs found.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Counts {
     /// Lines read (empty ones excluded).
     pub lines: u64,

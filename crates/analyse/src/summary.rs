@@ -188,7 +188,7 @@ pub fn compute(
         .iter()
         .filter_map(|h| {
             let rt = (h.last_ns? - h.first_ns?) as f64 / 1e9;
-            (rt >= 1.0).then(|| h.lines as f64 / rt.floor())
+            (rt >= 1.0).then(|| h.counts.lines as f64 / rt.floor())
         })
         .collect();
     let slot_time = |s: u64| secs(genesis.slot_start(s));
@@ -210,16 +210,22 @@ pub fn compute(
         workload: profile.map(|p| p["generator"].clone()),
         generator,
         hosts: hosts.len(),
-        log_objects_total: hosts.iter().map(|h| h.lines).sum(),
-        bad_lines_total: hosts.iter().map(|h| h.bad).sum(),
+        log_objects_total: hosts.iter().map(|h| h.counts.lines).sum(),
+        bad_lines_total: hosts.iter().map(|h| h.counts.bad).sum(),
         filters,
         log_objects_emitted: cdf(
             &BRIEF_CENTILES,
-            &hosts.iter().map(|h| h.lines as f64).collect::<Vec<_>>(),
+            &hosts
+                .iter()
+                .map(|h| h.counts.lines as f64)
+                .collect::<Vec<_>>(),
         ),
         log_objects: cdf(
             &BRIEF_CENTILES,
-            &hosts.iter().map(|h| h.events as f64).collect::<Vec<_>>(),
+            &hosts
+                .iter()
+                .map(|h| h.counts.events as f64)
+                .collect::<Vec<_>>(),
         ),
         runtime: cdf(&BRIEF_CENTILES, &runtimes),
         log_line_rate: cdf(&BRIEF_CENTILES, &rates),

@@ -52,13 +52,18 @@ fn the_analysis_finds_what_the_generator_wrote() {
         assert_eq!(s.host, t.host);
         assert_eq!(s.files, 3, "{}", s.host);
         assert_eq!(
-            (s.bad, s.truncated, s.duplicates, s.foreign_host_lines),
+            (
+                s.counts.bad,
+                s.counts.truncated,
+                s.counts.duplicates,
+                s.counts.foreign_host_lines
+            ),
             (0, 0, 0, 0),
             "{:?}",
-            s.bad_samples
+            s.counts.bad_samples
         );
-        assert_eq!(s.lines, t.lines, "{}", s.host);
-        assert_eq!(s.events + s.other, t.lines);
+        assert_eq!(s.counts.lines, t.lines, "{}", s.host);
+        assert_eq!(s.counts.events + s.counts.other, t.lines);
         assert_eq!(s.leadership_checks, t.leadership_checks);
         assert_eq!(s.leadership_checks, truth.slots);
         assert_eq!(
@@ -67,7 +72,7 @@ fn the_analysis_finds_what_the_generator_wrote() {
         );
         assert_eq!(s.forged, t.forged, "{}", s.host);
         assert_eq!(s.adopted, t.adopted, "{}", s.host);
-        assert!(s.resource_samples > 0 && s.namespaces.len() > 20);
+        assert!(s.resource_samples > 0 && s.counts.namespaces.len() > 20);
     }
     assert!(!truth.forks.is_empty(), "the run has slot battles");
     assert!(
