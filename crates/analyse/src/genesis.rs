@@ -154,9 +154,7 @@ impl Genesis {
     pub fn infer_from_logs(hosts: &[HostLogs]) -> Result<Genesis, GenesisError> {
         let mut best: Vec<(u64, u64)> = Vec::new();
         for h in hosts {
-            let mut checks = Vec::new();
-            // An unreadable host just contributes nothing; the analysis proper names it.
-            let _ = first_checks(h, &mut checks);
+            let checks = first_checks(h);
             if checks.len() > best.len() {
                 best = checks;
             }
@@ -212,11 +210,14 @@ pub fn seconds_between(from: u64, to: u64) -> f64 {
     (to as i64).wrapping_sub(from as i64) as f64 / 1e9
 }
 
-/// The first leadership checks of a host, from its first file only.
-fn first_checks(h: &HostLogs, checks: &mut Vec<(u64, u64)>) -> Result<(), ()> {
-    let first = h.files.iter().min().cloned();
-    let Some(first) = first else { return Ok(()) };
-    read_host_until(&[first], &h.host, |o| {
+/// The first leadership checks of a host, from its first file only; an unreadable host yields
+/// none (the analysis proper names it).
+fn first_checks(h: &HostLogs) -> Vec<(u64, u64)> {
+    let mut checks = Vec::new();
+    let Some(first) = h.files.iter().min().cloned() else {
+        return checks;
+    };
+    let _ = read_host_until(&[first], &h.host, |o| {
         if let Body::StartLeadershipCheck { slot, .. } = o.body {
             checks.push((slot, o.at));
         }
@@ -225,9 +226,8 @@ fn first_checks(h: &HostLogs, checks: &mut Vec<(u64, u64)>) -> Result<(), ()> {
         } else {
             ControlFlow::Break(())
         }
-    })
-    .map(|_| ())
-    .map_err(|_| ())
+    });
+    checks
 }
 
 #[cfg(test)]
