@@ -139,80 +139,54 @@ pub fn analyse(hosts: &[HostLogs], opts: &Options, out: &Path) -> Result<Analysi
     let t_genesis = t0.elapsed().as_secs_f64();
     let filters = resolve_filters(opts, &ctx)?;
     filters.check(&genesis)?;
-    let parts = out.join("slots.parts");
-    mkdir(&parts)?;
+    let slots_csv = out.join("slots.csv");
+    mkdir(out)?;
     let (results, chain) = pass(
         hosts,
         opts.threads.max(1),
         PassContext {
             genesis: Some(&genesis),
             filters: &filters,
-            slots_dir: Some(&parts),
+            slots_csv: Some(&slots_csv),
         },
     )?;
-    // The slot table is joined while the rest is computed.
     let t_hosts = t0.elapsed().as_secs_f64() - t_genesis;
-    let slots_csv = out.join("slots.csv");
-    std::thread::scope(|scope| {
-        let joined = scope.spawn(|| join_slot_tables(hosts, &parts, &slots_csv));
-        let mut summaries = Vec::new();
-        let mut machperf = Vec::new();
-        for r in results {
-            summaries.push(r.summary);
-            machperf.extend(r.machperf);
-        }
-        // The cluster: hosts that run a chain (a generator or a tracer adopts nothing); their
-        // machines make the cluster's performance (the others' are still written per host).
-        let cluster: Vec<String> = summaries
-            .iter()
-            .filter(|s| s.adopted > 0 || s.forged > 0 || s.leadership_checks > 0)
-            .map(|s| s.host.clone())
-            .collect();
-        let nodes = machperf.iter().filter(|m| cluster.contains(&m.host));
-        let clusterperf = ClusterPerf::combine(nodes);
-        let (bp, blocks) = blockprop::compute(&chain, &cluster, &genesis, &filters);
-        let names = filters.0.iter().map(|f| f.name.clone()).collect();
-        let summary = summary::compute(&summaries, &bp, &genesis, names, &ctx);
-        joined
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
-        Ok(Analysis {
-            hosts: summaries,
-            machperf,
-            clusterperf,
-            chain,
-            genesis,
-            blockprop: bp,
-            blocks,
-            summary,
-            timings: vec![
-                ("genesis", t_genesis),
-                ("hosts", t_hosts),
-                (
-                    "chain and statistics",
-                    t0.elapsed().as_secs_f64() - t_genesis - t_hosts,
-                ),
-            ],
-        })
-    })
-}
-
-/// Joins the hosts' per-slot tables, in host order, under one header; removes the parts.
-fn join_slot_tables(hosts: &[HostLogs], parts: &Path, to: &Path) -> Result<(), AnalysisError> {
-    let werr = |path: &Path| {
-        let path = path.to_owned();
-        move |source| AnalysisError::Write { path, source }
-    };
-    let mut w = std::io::BufWriter::new(std::fs::File::create(to).map_err(werr(to))?);
-    crate::timeline::write_csv(&mut w, "", std::iter::empty(), true).map_err(werr(to))?;
-    for h in hosts {
-        let part = parts.join(format!("{}.csv", h.host));
-        if let Ok(mut f) = std::fs::File::open(&part) {
-            std::io::copy(&mut f, &mut w).map_err(werr(to))?;
-        }
+    let mut summaries = Vec::new();
+    let mut machperf = Vec::new();
+    for r in results {
+        summaries.push(r.summary);
+        machperf.extend(r.machperf);
     }
-    std::io::Write::flush(&mut w).map_err(werr(to))?;
-    std::fs::remove_dir_all(parts).map_err(werr(parts))
+    // The cluster: hosts that run a chain (a generator or a tracer adopts nothing); their
+    // machines make the cluster's performance (the others' are still written per host).
+    let cluster: Vec<String> = summaries
+        .iter()
+        .filter(|s| s.adopted > 0 || s.forged > 0 || s.leadership_checks > 0)
+        .map(|s| s.host.clone())
+        .collect();
+    let nodes = machperf.iter().filter(|m| cluster.contains(&m.host));
+    let clusterperf = ClusterPerf::combine(nodes);
+    let (bp, blocks) = blockprop::compute(&chain, &cluster, &genesis, &filters);
+    let names = filters.0.iter().map(|f| f.name.clone()).collect();
+    let summary = summary::compute(&summaries, &bp, &genesis, names, &ctx);
+    Ok(Analysis {
+        hosts: summaries,
+        machperf,
+        clusterperf,
+        chain,
+        genesis,
+        blockprop: bp,
+        blocks,
+        summary,
+        timings: vec![
+            ("genesis", t_genesis),
+            ("hosts", t_hosts),
+            (
+                "chain and statistics",
+                t0.elapsed().as_secs_f64() - t_genesis - t_hosts,
+            ),
+        ],
+    })
 }
 
 /// One dictionary for every metric the outputs carry.

@@ -167,8 +167,9 @@ pub struct PassContext<'a> {
     pub genesis: Option<&'a Genesis>,
     /// The filters (their slot conditions select the slots of the machine performance).
     pub filters: &'a Filters,
-    /// Where to write each host's per-slot table (`<dir>/<host>.csv`), if anywhere.
-    pub slots_dir: Option<&'a Path>,
+    /// Where to write the hosts' per-slot tables, one after the other in host order under one
+    /// header, if anywhere.
+    pub slots_csv: Option<&'a Path>,
 }
 
 /// What one host's pass found, besides its view of the chain.
@@ -197,10 +198,21 @@ pub enum PassError {
     },
 }
 
+/// What one host's pass hands back.
+#[derive(Debug)]
+pub struct HostPass {
+    /// Its accounting and machine performance.
+    pub result: HostResult,
+    /// Its view of the chain.
+    pub view: MachView,
+    /// Its per-slot table as CSV rows (without a header), when a table was asked for.
+    pub slot_rows: Option<Vec<u8>>,
+}
+
 /// Reads one host in one streaming pass: its accounting, its view of the chain and, with a
-/// genesis, its per-slot timeline — filtered, written as a table and summarised as its machine
-/// performance, then dropped (memory holds one host's slots, not the run's).
-pub fn pass_host(h: &HostLogs, ctx: PassContext<'_>) -> Result<(HostResult, MachView), PassError> {
+/// genesis, its per-slot timeline — filtered, rendered as table rows and summarised as its
+/// machine performance, then dropped (memory holds one host's slots, not the run's).
+pub fn pass_host(h: &HostLogs, ctx: PassContext<'_>) -> Result<HostPass, PassError> {
     let mut s = HostSummary {
         host: h.host.clone(),
         files: h.files.len(),
@@ -266,6 +278,7 @@ pub fn pass_host(h: &HostLogs, ctx: PassContext<'_>) -> Result<(HostResult, Mach
         summary: s,
         machperf: None,
     };
+    let mut slot_rows = None;
     if let (Some(t), Some(g)) = (timeline, ctx.genesis) {
         let t = t.finish();
         let kept: Vec<&SlotStats> = t
@@ -283,27 +296,74 @@ pub fn pass_host(h: &HostLogs, ctx: PassContext<'_>) -> Result<(HostResult, Mach
             .collect();
         result.summary.slots = Some((t.rows.len(), kept.len()));
         if !t.rows.is_empty() {
-            if let Some(dir) = ctx.slots_dir {
-                let path = dir.join(format!("{}.csv", h.host));
-                let write = || -> std::io::Result<()> {
-                    let mut w = std::io::BufWriter::new(std::fs::File::create(&path)?);
-                    write_csv(&mut w, &h.host, &t.rows, false)?;
-                    std::io::Write::flush(&mut w)
-                };
-                write().map_err(|source| PassError::Write {
-                    path: path.clone(),
-                    source,
-                })?;
+            if ctx.slots_csv.is_some() {
+                let mut rows = Vec::with_capacity(t.rows.len() * 256);
+                write_csv(&mut rows, &h.host, &t.rows, false)
+                    .expect("writing into memory cannot fail");
+                slot_rows = Some(rows);
             }
             result.machperf = Some(MachPerf::new(&h.host, kept, g));
         }
         result.summary.timeline = Some(t.counters);
     }
-    Ok((result, view))
+    Ok(HostPass {
+        result,
+        view,
+        slot_rows,
+    })
 }
 
-/// Reads every host, `threads` at a time: results in host order, and the chain built from every
-/// host's view (each handed over as soon as its host is read).
+/// The per-slot table being written: hosts' rows in host order whatever order they finish in
+/// (at most one waiting table per thread, as hosts are taken in order).
+struct SlotTable<'p> {
+    path: &'p Path,
+    file: std::fs::File,
+    /// The next host to write, and finished hosts waiting for it.
+    next: usize,
+    waiting: BTreeMap<usize, Option<Vec<u8>>>,
+}
+
+impl<'p> SlotTable<'p> {
+    fn create(path: &'p Path) -> Result<Self, PassError> {
+        let mut t = SlotTable {
+            path,
+            file: std::fs::File::create(path).map_err(|source| PassError::Write {
+                path: path.to_owned(),
+                source,
+            })?,
+            next: 0,
+            waiting: BTreeMap::new(),
+        };
+        let mut header = Vec::new();
+        write_csv(&mut header, "", std::iter::empty(), true)
+            .expect("writing into memory cannot fail");
+        t.write(&header)?;
+        Ok(t)
+    }
+
+    /// Host `i`'s rows (none for a host without slots or whose pass failed).
+    fn put(&mut self, i: usize, rows: Option<Vec<u8>>) -> Result<(), PassError> {
+        self.waiting.insert(i, rows);
+        while let Some(rows) = self.waiting.remove(&self.next) {
+            self.next += 1;
+            if let Some(rows) = rows {
+                self.write(&rows)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), PassError> {
+        std::io::Write::write_all(&mut self.file, bytes).map_err(|source| PassError::Write {
+            path: self.path.to_owned(),
+            source,
+        })
+    }
+}
+
+/// Reads every host, `threads` at a time: results in host order, the chain built from every
+/// host's view (each handed over as soon as its host is read), and the per-slot table written
+/// as hosts finish.
 pub fn pass(
     hosts: &[HostLogs],
     threads: usize,
@@ -313,19 +373,37 @@ pub fn pass(
     let out: Mutex<Vec<Option<Result<HostResult, PassError>>>> =
         Mutex::new((0..hosts.len()).map(|_| None).collect());
     let chain = Mutex::new(ChainBuilder::default());
+    let table = ctx
+        .slots_csv
+        .map(SlotTable::create)
+        .transpose()?
+        .map(Mutex::new);
     std::thread::scope(|scope| {
         for _ in 0..threads.max(1).min(hosts.len().max(1)) {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(h) = hosts.get(i) else { break };
-                    let r = pass_host(h, ctx).map(|(r, view)| {
-                        chain
+                    let (mut r, rows) = match pass_host(h, ctx) {
+                        Ok(p) => {
+                            chain
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .add_view(p.view);
+                            (Ok(p.result), p.slot_rows)
+                        }
+                        Err(e) => (Err(e), None),
+                    };
+                    // A failed host still takes its turn, so later hosts' rows are written.
+                    if let Some(t) = &table {
+                        let written = t
                             .lock()
                             .unwrap_or_else(PoisonError::into_inner)
-                            .add_view(view);
-                        r
-                    });
+                            .put(i, rows);
+                        if let (Ok(_), Err(e)) = (&r, written) {
+                            r = Err(e);
+                        }
+                    }
                     out.lock().unwrap_or_else(PoisonError::into_inner)[i] = Some(r);
                 }
             });
@@ -350,8 +428,29 @@ pub fn summarise(
     let ctx = PassContext {
         genesis: None,
         filters: &filters,
-        slots_dir: None,
+        slots_csv: None,
     };
     let (results, chain) = pass(hosts, threads, ctx)?;
     Ok((results.into_iter().map(|r| r.summary).collect(), chain))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_table_rows_go_in_host_order_whatever_order_hosts_finish_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("slots.csv");
+        let mut t = SlotTable::create(&path).unwrap();
+        t.put(2, Some(b"c\n".to_vec())).unwrap();
+        t.put(1, None).unwrap(); // a host without slots, or whose pass failed
+        t.put(3, Some(b"d\n".to_vec())).unwrap();
+        t.put(0, Some(b"a\n".to_vec())).unwrap();
+        drop(t);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("host,slot,"), "{}", lines[0]);
+        assert_eq!(lines[1..], ["a", "c", "d"]);
+    }
 }
