@@ -111,8 +111,7 @@ pub fn parse_line(text: &str) -> Result<Line<'static>, LineError> {
 
 /// A thread id: its number, or a hash of other text.
 fn thread_id(t: &[u8]) -> u64 {
-    std::str::from_utf8(t)
-        .ok()
+    rawjson::text(t)
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| crate::fasthash::hash64(t))
 }
@@ -182,7 +181,7 @@ impl LineReader {
         let ns_bytes = &line[m.ns.clone()?.plain?];
         let host = match m.host.clone() {
             Some(h) if line[h.value.start] == b'"' => {
-                Cow::Borrowed(std::str::from_utf8(&line[h.plain?]).ok()?)
+                Cow::Borrowed(rawjson::text(&line[h.plain?])?)
             }
             _ => Cow::Borrowed(""),
         };
@@ -195,7 +194,7 @@ impl LineReader {
         if raw_kind.is_none() && data.has("credentials") {
             return None;
         }
-        let ns = Cow::Borrowed(std::str::from_utf8(ns_bytes).ok()?);
+        let ns = Cow::Borrowed(rawjson::text(ns_bytes)?);
         let name = match self.names.get_mut(ns_bytes) {
             Some(n) => n,
             None => {
@@ -408,7 +407,10 @@ impl<'a> Raw<'a> {
         if inner.contains(&b'\\') {
             return tree(raw).and_then(|v| v.as_str().map(|s| Cow::Owned(s.to_owned())));
         }
-        Some(String::from_utf8_lossy(inner))
+        Some(match rawjson::text(inner) {
+            Some(t) => Cow::Borrowed(t),
+            None => String::from_utf8_lossy(inner),
+        })
     }
 }
 

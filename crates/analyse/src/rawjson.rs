@@ -332,6 +332,17 @@ impl Members {
     }
 }
 
+/// Bytes as text (`None` if they are not UTF-8), ASCII, the usual case, checked word by word
+/// (`std::str::from_utf8` costs several times more on short names and hashes).
+#[inline]
+pub fn text(bytes: &[u8]) -> Option<&str> {
+    if bytes.is_ascii() {
+        // SAFETY: every byte is below 0x80, and every such sequence is UTF-8.
+        return Some(unsafe { std::str::from_utf8_unchecked(bytes) });
+    }
+    std::str::from_utf8(bytes).ok()
+}
+
 /// The value of the last member `key` among `members` (of `line`).
 pub fn get<'a>(line: &'a [u8], members: &[Member], key: &str) -> Option<&'a [u8]> {
     let key = key.as_bytes();
