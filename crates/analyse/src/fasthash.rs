@@ -14,38 +14,40 @@ fn fold(a: u64, b: u64) -> u64 {
     (r as u64) ^ ((r >> 64) as u64)
 }
 
-/// The hash of `bytes`: four independent lanes of eight bytes (so the multiplications overlap),
-/// then eight at a time.
+/// The hash of `bytes`: sixteen bytes per multiplication (two words folded together, as
+/// wyhash does), in two independent lanes over 32-byte blocks so the multiplications overlap;
+/// the last sixteen bytes read as one (overlapping) block. A fold loses its other word only
+/// when one word equals a key, whose bytes are not all ASCII: text cannot do that.
 #[inline]
 pub fn hash64(bytes: &[u8]) -> u64 {
-    let word = |c: &[u8]| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-    let mut h = K0 ^ bytes.len() as u64;
-    let mut tail = bytes;
-    // Lanes only pay off past a few blocks (names and keys are short).
-    if bytes.len() >= 64 {
-        let mut blocks = bytes.chunks_exact(32);
-        let mut lanes = [K0, K1, !K0, !K1];
-        for b in &mut blocks {
-            for (i, lane) in lanes.iter_mut().enumerate() {
-                *lane = fold(*lane ^ word(&b[8 * i..]), K1);
-            }
+    let word = |i: usize| {
+        let c = &bytes[i..i + 8];
+        u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
+    };
+    let n = bytes.len();
+    let mut h = K0 ^ n as u64;
+    if n <= 16 {
+        let mut last = [0u8; 16];
+        last[..n].copy_from_slice(bytes);
+        let (a, b) = last.split_at(8);
+        let a = u64::from_le_bytes(a.try_into().expect("8 bytes"));
+        let b = u64::from_le_bytes(b.try_into().expect("8 bytes"));
+        return fold(fold(a ^ K1, b ^ h), K0 ^ n as u64);
+    }
+    let mut i = 0;
+    if n > 32 {
+        let (mut s0, mut s1) = (h, !h);
+        while i + 32 < n {
+            s0 = fold(word(i) ^ K0, word(i + 8) ^ s0);
+            s1 = fold(word(i + 16) ^ K1, word(i + 24) ^ s1);
+            i += 32;
         }
-        for lane in lanes {
-            h = fold(h ^ lane, K0);
-        }
-        tail = blocks.remainder();
+        h = s0 ^ s1;
     }
-    let mut chunks = tail.chunks_exact(8);
-    for c in &mut chunks {
-        h = fold(h ^ word(c), K1);
+    if i + 16 < n {
+        h = fold(word(i) ^ K0, word(i + 8) ^ h);
     }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut last = [0u8; 8];
-        last[..rest.len()].copy_from_slice(rest);
-        h = fold(h ^ u64::from_le_bytes(last), K1);
-    }
-    fold(h, K0)
+    fold(fold(word(n - 16) ^ K1, word(n - 8) ^ h), K0 ^ n as u64)
 }
 
 /// [`hash64`] as a [`Hasher`], for `HashMap`s keyed by strings or integers.
@@ -86,5 +88,19 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(hash64(b""), hash64(b"\0"));
         assert_ne!(hash64(b"abcdefgh"), hash64(b"abcdefgh\0"));
+    }
+
+    #[test]
+    fn every_one_byte_change_of_every_length_differs() {
+        let mut seen = std::collections::HashSet::new();
+        let base: Vec<u8> = (0..300u32).map(|i| b'a' + (i % 26) as u8).collect();
+        for n in 0..base.len() {
+            assert!(seen.insert(hash64(&base[..n])), "length {n}");
+            for i in 0..n {
+                let mut v = base[..n].to_vec();
+                v[i] ^= 0x01;
+                assert!(seen.insert(hash64(&v)), "length {n}, byte {i}");
+            }
+        }
     }
 }
