@@ -68,6 +68,11 @@ impl Hasher for FastHasher {
         self.0 = fold(self.0 ^ u64::from(n), K0);
     }
 
+    fn write_usize(&mut self, n: usize) {
+        // A slice's length prefix: one mix, not a whole `hash64`.
+        self.0 = fold(self.0 ^ n as u64, K0);
+    }
+
     fn write_u64(&mut self, n: u64) {
         // Keys that are already hashes need one mix only.
         self.0 = fold(self.0 ^ n, K1);
