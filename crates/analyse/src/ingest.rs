@@ -150,6 +150,14 @@ impl LineReader {
         Ok(l)
     }
 
+    /// Takes back the count of a line read (a repeat of an earlier line, dropped).
+    pub fn uncount(&mut self, line: &Line<'_>) {
+        let (Line::Event(_, ns, _) | Line::Other { ns, .. }) = line;
+        if let Some(n) = self.names.get_mut(ns.as_bytes()) {
+            n.lines = n.lines.saturating_sub(1);
+        }
+    }
+
     /// Lines read per namespace.
     pub fn namespaces(&self) -> impl Iterator<Item = (String, u64)> + '_ {
         self.names

@@ -3,13 +3,13 @@
 //! Exact duplicate lines (a forwarder resending after a reconnect) are counted and dropped; a
 //! cut last line (a killed node) is counted apart from real errors.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use crate::event::LogObject;
-use crate::fasthash::{FastBuild, hash64};
+use crate::fasthash::hash64;
 use crate::ingest::{Line, LineReader};
 
 /// How many recent lines are remembered to drop exact duplicates.
@@ -105,8 +105,7 @@ pub fn read_host_until(
     let mut r = HostReader {
         host,
         counts: Counts::default(),
-        recent: VecDeque::with_capacity(DUPLICATE_WINDOW),
-        recent_set: HashSet::with_capacity_and_hasher(DUPLICATE_WINDOW, FastBuild::default()),
+        recent: Recent::default(),
         reader: LineReader::default(),
     };
     let mut buf = vec![0u8; CHUNK];
@@ -165,10 +164,66 @@ const CHUNK: usize = 1 << 20;
 struct HostReader<'h> {
     host: &'h str,
     counts: Counts,
-    /// Hashes of the last lines, oldest first, and as a set.
-    recent: VecDeque<u64>,
-    recent_set: HashSet<u64, FastBuild>,
+    recent: Recent,
     reader: LineReader,
+}
+
+/// The last distinct lines read: when each was logged (if it says) and its hash, to drop exact
+/// repeats. Logs mostly go forward in time, and a repeat was logged when its original was: a
+/// line logged after every line so far repeats none of them, and is not looked up.
+struct Recent {
+    at: [u64; DUPLICATE_WINDOW],
+    hash: [u64; DUPLICATE_WINDOW],
+    /// Where the next line goes (the oldest is overwritten), and how many are held.
+    next: usize,
+    held: usize,
+    /// The latest time of any line so far.
+    latest: Option<u64>,
+}
+
+/// The time kept for a line that says none (not a trace line).
+const NO_TIME: u64 = u64::MAX;
+
+impl Default for Recent {
+    fn default() -> Self {
+        Recent {
+            at: [0; DUPLICATE_WINDOW],
+            hash: [0; DUPLICATE_WINDOW],
+            next: 0,
+            held: 0,
+            latest: None,
+        }
+    }
+}
+
+impl Recent {
+    /// Remembers a line (`false`: it repeats one held, and is not added).
+    fn insert(&mut self, at: Option<u64>, hash: u64) -> bool {
+        let key = at.unwrap_or(NO_TIME);
+        let may_repeat = match (at, self.latest) {
+            (None, _) => true,
+            (Some(at), Some(latest)) => at <= latest,
+            (Some(_), None) => false,
+        };
+        if may_repeat {
+            let held = self.held;
+            let repeat = self.at[..held]
+                .iter()
+                .zip(&self.hash[..held])
+                .any(|(&a, &h)| a == key && h == hash);
+            if repeat {
+                return false;
+            }
+        }
+        if let Some(at) = at {
+            self.latest = Some(self.latest.map_or(at, |l| l.max(at)));
+        }
+        self.at[self.next] = key;
+        self.hash[self.next] = hash;
+        self.next = (self.next + 1) % DUPLICATE_WINDOW;
+        self.held = (self.held + 1).min(DUPLICATE_WINDOW);
+        true
+    }
 }
 
 /// Blank as `str::trim` sees it: whitespace only (Unicode whitespace too).
@@ -201,18 +256,20 @@ impl HostReader<'_> {
         }
         let c = &mut self.counts;
         c.lines += 1;
-        let h = hash64(text);
-        if !self.recent_set.insert(h) {
+        let read = self.reader.read(text);
+        let at = match &read {
+            Ok(Line::Event(o, ..)) => Some(o.at),
+            Ok(Line::Other { at, .. }) => Some(*at),
+            Err(_) => None,
+        };
+        if !self.recent.insert(at, hash64(text)) {
             c.duplicates += 1;
+            if let Ok(l) = &read {
+                self.reader.uncount(l);
+            }
             return;
         }
-        if self.recent.len() == DUPLICATE_WINDOW {
-            if let Some(old) = self.recent.pop_front() {
-                self.recent_set.remove(&old);
-            }
-        }
-        self.recent.push_back(h);
-        let line_host = match self.reader.read(text) {
+        let line_host = match read {
             Ok(Line::Event(o, _, host)) => {
                 c.events += 1;
                 let foreign = !host.is_empty() && host != self.host;
@@ -241,5 +298,58 @@ impl HostReader<'_> {
         if !line_host.is_empty() && line_host != self.host {
             c.foreign_host_lines += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeats_are_dropped_in_or_out_of_time_order_and_only_exact_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node-1.json");
+        let line = |at: &str, slot: u64| {
+            format!(
+                r#"{{"at":"2026-01-01T00:00:{at}Z","ns":"Forge.Loop.StartLeadershipCheckPlus","data":{{"kind":"TraceStartLeadershipCheck","slot":{slot}}},"host":"node-1"}}"#
+            )
+        };
+        let lines = [
+            line("01", 1),
+            line("02", 2),
+            line("02", 2), // a repeat at the latest time
+            line("03", 3),
+            line("01", 1),  // a repeat of an older line, after later ones
+            line("02", 22), // logged at the same time, but another line
+            "not json".to_owned(),
+            "not json".to_owned(), // repeats of lines without a time count too
+            line("01", 1),         // a repeat of a repeat
+        ];
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let mut slots = Vec::new();
+        let c = read_host(&[path], "node-1", |o| {
+            if let crate::event::Body::StartLeadershipCheck { slot, .. } = o.body {
+                slots.push(slot);
+            }
+        })
+        .unwrap();
+        assert_eq!(slots, [1, 2, 3, 22]);
+        assert_eq!((c.lines, c.duplicates, c.bad), (9, 4, 1));
+        assert_eq!(c.namespaces["Forge.Loop.StartLeadershipCheckPlus"], 4);
+    }
+
+    #[test]
+    fn the_window_forgets_the_oldest_lines() {
+        let mut r = Recent::default();
+        assert!(r.insert(Some(5), 1));
+        for i in 0..DUPLICATE_WINDOW as u64 {
+            assert!(r.insert(Some(10 + i), 100 + i));
+        }
+        // The first line has left the window: its repeat is kept, as before.
+        assert!(r.insert(Some(5), 1));
+        assert!(!r.insert(
+            Some(10 + DUPLICATE_WINDOW as u64 - 1),
+            100 + DUPLICATE_WINDOW as u64 - 1
+        ));
     }
 }
