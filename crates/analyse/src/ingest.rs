@@ -124,7 +124,7 @@ fn thread_id(t: &[u8]) -> u64 {
 #[derive(Debug, Default)]
 pub struct LineReader {
     members: Members,
-    names: HashMap<Box<[u8]>, Name, FastBuild>,
+    names: NameTable,
     time: TimeCache,
 }
 
@@ -146,37 +146,24 @@ impl LineReader {
         }
         let l = parse_line(&String::from_utf8_lossy(line))?;
         let (Line::Event(_, ns, _) | Line::Other { ns, .. }) = &l;
-        self.name(ns.as_bytes()).lines += 1;
+        self.names.get(ns.as_bytes()).lines += 1;
         Ok(l)
     }
 
     /// Takes back the count of a line read (a repeat of an earlier line, dropped).
     pub fn uncount(&mut self, line: &Line<'_>) {
         let (Line::Event(_, ns, _) | Line::Other { ns, .. }) = line;
-        if let Some(n) = self.names.get_mut(ns.as_bytes()) {
-            n.lines = n.lines.saturating_sub(1);
-        }
+        let n = self.names.get(ns.as_bytes());
+        n.lines = n.lines.saturating_sub(1);
     }
 
     /// Lines read per namespace.
     pub fn namespaces(&self) -> impl Iterator<Item = (String, u64)> + '_ {
         self.names
+            .names
             .iter()
             .filter(|(_, n)| n.lines > 0)
             .map(|(ns, n)| (String::from_utf8_lossy(ns).into_owned(), n.lines))
-    }
-
-    fn name(&mut self, ns: &[u8]) -> &mut Name {
-        if !self.names.contains_key(ns) {
-            let kind = std::str::from_utf8(ns).ok().and_then(lookup_ns);
-            let name = Name {
-                kind,
-                lines: 0,
-                by_kind: None,
-            };
-            self.names.insert(ns.into(), name);
-        }
-        self.names.get_mut(ns).expect("inserted above")
     }
 
     fn fast<'a>(&mut self, line: &'a [u8]) -> Option<Line<'a>> {
@@ -203,17 +190,7 @@ impl LineReader {
             return None;
         }
         let ns = Cow::Borrowed(rawjson::text(ns_bytes)?);
-        let name = match self.names.get_mut(ns_bytes) {
-            Some(n) => n,
-            None => {
-                let name = Name {
-                    kind: lookup_ns(&ns),
-                    lines: 0,
-                    by_kind: None,
-                };
-                self.names.entry(ns_bytes.into()).or_insert(name)
-            }
-        };
+        let name = self.names.get(ns_bytes);
         let kind = match (name.kind, raw_kind, &name.by_kind) {
             (Some(k), _, _) => Some(k),
             (None, None, _) => None,
@@ -251,6 +228,95 @@ impl LineReader {
         };
         name.lines += 1;
         Some(line)
+    }
+}
+
+/// The namespaces seen, in the order first seen, found by name through a small direct-mapped
+/// cache in front of a hash map: a log has a few dozen namespaces, and hashing each line's
+/// whole namespace for the map cost more than the rest of its bookkeeping.
+#[derive(Debug)]
+struct NameTable {
+    names: Vec<(Box<[u8]>, Name)>,
+    index: HashMap<Box<[u8]>, usize, FastBuild>,
+    /// Slot → 1 + the index of the last name that fell in it (0: none).
+    recent: [u32; RECENT_NAMES],
+}
+
+const RECENT_NAMES: usize = 256;
+
+impl Default for NameTable {
+    fn default() -> Self {
+        NameTable {
+            names: Vec::new(),
+            index: HashMap::default(),
+            recent: [0; RECENT_NAMES],
+        }
+    }
+}
+
+/// Eight bytes of `b` from `i` as a word.
+#[inline]
+fn word_at(b: &[u8], i: usize) -> u64 {
+    let w = &b[i..i + 8];
+    u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]])
+}
+
+/// Whether two byte strings are equal, compared a word at a time inline (a `memcmp` call
+/// costs more for names this short).
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    let mut i = 0;
+    while i + 8 <= n {
+        if word_at(a, i) != word_at(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    word_at(a, n - 8) == word_at(b, n - 8)
+}
+
+impl NameTable {
+    /// The entry of namespace `ns`, made (its message looked up) when new.
+    #[inline]
+    fn get(&mut self, ns: &[u8]) -> &mut Name {
+        let n = ns.len();
+        // Length, first and last eight bytes: namespaces differ in those.
+        let key = if n >= 8 {
+            word_at(ns, 0) ^ word_at(ns, n - 8).rotate_left(29) ^ n as u64
+        } else {
+            ns.iter().fold(n as u64, |h, &b| (h << 8) | u64::from(b))
+        };
+        let slot = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize % RECENT_NAMES;
+        let i = match self.recent[slot].checked_sub(1) {
+            Some(i) if same_bytes(&self.names[i as usize].0, ns) => i as usize,
+            _ => {
+                let i = self.find_or_add(ns);
+                self.recent[slot] = i as u32 + 1;
+                i
+            }
+        };
+        &mut self.names[i].1
+    }
+
+    fn find_or_add(&mut self, ns: &[u8]) -> usize {
+        if let Some(&i) = self.index.get(ns) {
+            return i;
+        }
+        let name = Name {
+            kind: std::str::from_utf8(ns).ok().and_then(lookup_ns),
+            lines: 0,
+            by_kind: None,
+        };
+        self.names.push((ns.into(), name));
+        self.index.insert(ns.into(), self.names.len() - 1);
+        self.names.len() - 1
     }
 }
 
