@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Range};
 use std::path::{Path, PathBuf};
 
 use crate::event::LogObject;
@@ -130,18 +130,21 @@ pub fn read_host_until(
             if n == 0 {
                 if len > 0 {
                     line_no += 1;
-                    r.line(&buf[..len], false, path, line_no, &mut sink);
+                    r.line(&buf, 0..len, false, path, line_no, &mut sink);
                 }
+                // The next file reuses the buffer.
+                r.recent.seal(&buf);
                 break;
             }
             let mut start = 0;
             for nl in memchr::memchr_iter(b'\n', &buf[len..len + n]) {
                 let end = len + nl;
                 line_no += 1;
-                r.line(&buf[start..end], true, path, line_no, &mut sink);
+                r.line(&buf, start..end, true, path, line_no, &mut sink);
                 start = end + 1;
             }
             len += n;
+            r.recent.seal(&buf);
             buf.copy_within(start..len, 0);
             len -= start;
             if stop.get() {
@@ -168,11 +171,15 @@ struct HostReader<'h> {
     reader: LineReader,
 }
 
-/// The last distinct lines read: when each was logged (if it says) and its hash, to drop exact
-/// repeats. Logs mostly go forward in time, and a repeat was logged when its original was: a
-/// line logged after every line so far repeats none of them, and is not looked up.
+/// The last distinct lines read: when each was logged (if it says) and the line itself, to
+/// drop exact repeats. Logs mostly go forward in time, and a repeat was logged when its
+/// original was: a line logged after every line so far repeats none of them, and is not looked
+/// up. A line is kept as its place in the read buffer, and hashed only when the buffer is about
+/// to be overwritten ([`Recent::seal`]): most lines leave the window unhashed.
 struct Recent {
     at: [u64; DUPLICATE_WINDOW],
+    /// The line's place in the read buffer (start, length), until it is hashed.
+    place: [Option<(usize, usize)>; DUPLICATE_WINDOW],
     hash: [u64; DUPLICATE_WINDOW],
     /// Where the next line goes (the oldest is overwritten), and how many are held.
     next: usize,
@@ -188,6 +195,7 @@ impl Default for Recent {
     fn default() -> Self {
         Recent {
             at: [0; DUPLICATE_WINDOW],
+            place: [None; DUPLICATE_WINDOW],
             hash: [0; DUPLICATE_WINDOW],
             next: 0,
             held: 0,
@@ -197,8 +205,8 @@ impl Default for Recent {
 }
 
 impl Recent {
-    /// Remembers a line (`false`: it repeats one held, and is not added).
-    fn insert(&mut self, at: Option<u64>, hash: u64) -> bool {
+    /// Remembers the line `buf[line]` (`false`: it repeats one held, and is not added).
+    fn insert(&mut self, at: Option<u64>, buf: &[u8], line: Range<usize>) -> bool {
         let key = at.unwrap_or(NO_TIME);
         let may_repeat = match (at, self.latest) {
             (None, _) => true,
@@ -206,23 +214,38 @@ impl Recent {
             (Some(_), None) => false,
         };
         if may_repeat {
-            let held = self.held;
-            let repeat = self.at[..held]
-                .iter()
-                .zip(&self.hash[..held])
-                .any(|(&a, &h)| a == key && h == hash);
-            if repeat {
-                return false;
+            let text = &buf[line.clone()];
+            let mut text_hash = None;
+            for i in 0..self.held {
+                if self.at[i] != key {
+                    continue;
+                }
+                let same = match self.place[i] {
+                    Some((start, len)) => buf[start..start + len] == *text,
+                    None => *text_hash.get_or_insert_with(|| hash64(text)) == self.hash[i],
+                };
+                if same {
+                    return false;
+                }
             }
         }
         if let Some(at) = at {
             self.latest = Some(self.latest.map_or(at, |l| l.max(at)));
         }
         self.at[self.next] = key;
-        self.hash[self.next] = hash;
+        self.place[self.next] = Some((line.start, line.len()));
         self.next = (self.next + 1) % DUPLICATE_WINDOW;
         self.held = (self.held + 1).min(DUPLICATE_WINDOW);
         true
+    }
+
+    /// Hashes the lines still kept as places in `buf`, which is about to be overwritten.
+    fn seal(&mut self, buf: &[u8]) {
+        for (place, hash) in self.place.iter_mut().zip(&mut self.hash) {
+            if let Some((start, len)) = place.take() {
+                *hash = hash64(&buf[start..start + len]);
+            }
+        }
     }
 }
 
@@ -242,12 +265,14 @@ impl HostReader<'_> {
     /// Accounts for one line (without its `\n`; `complete`: it had one).
     fn line(
         &mut self,
-        mut text: &[u8],
+        buf: &[u8],
+        span: Range<usize>,
         complete: bool,
         path: &Path,
         line_no: u64,
         sink: &mut impl FnMut(LogObject),
     ) {
+        let mut text = &buf[span.clone()];
         while let [rest @ .., b'\n' | b'\r'] = text {
             text = rest;
         }
@@ -262,7 +287,10 @@ impl HostReader<'_> {
             Ok(Line::Other { at, .. }) => Some(*at),
             Err(_) => None,
         };
-        if !self.recent.insert(at, hash64(text)) {
+        if !self
+            .recent
+            .insert(at, buf, span.start..span.start + text.len())
+        {
             c.duplicates += 1;
             if let Ok(l) = &read {
                 self.reader.uncount(l);
@@ -339,17 +367,25 @@ mod tests {
     }
 
     #[test]
-    fn the_window_forgets_the_oldest_lines() {
+    fn the_window_forgets_the_oldest_lines_and_knows_lines_after_their_buffer_is_gone() {
         let mut r = Recent::default();
-        assert!(r.insert(Some(5), 1));
-        for i in 0..DUPLICATE_WINDOW as u64 {
-            assert!(r.insert(Some(10 + i), 100 + i));
+        let mut buf: Vec<u8> = Vec::new();
+        let add = |r: &mut Recent, buf: &mut Vec<u8>, at: u64, text: &str| {
+            let start = buf.len();
+            buf.extend_from_slice(text.as_bytes());
+            r.insert(Some(at), buf, start..buf.len())
+        };
+        assert!(add(&mut r, &mut buf, 5, "first"));
+        for i in 0..DUPLICATE_WINDOW as u64 - 1 {
+            assert!(add(&mut r, &mut buf, 10 + i, &format!("line {i}")));
         }
-        // The first line has left the window: its repeat is kept, as before.
-        assert!(r.insert(Some(5), 1));
-        assert!(!r.insert(
-            Some(10 + DUPLICATE_WINDOW as u64 - 1),
-            100 + DUPLICATE_WINDOW as u64 - 1
-        ));
+        // Still in the window: compared byte by byte, then by hash once the buffer is reused.
+        assert!(!add(&mut r, &mut buf, 5, "first"));
+        r.seal(&buf);
+        buf.clear();
+        assert!(!add(&mut r, &mut buf, 5, "first"));
+        assert!(add(&mut r, &mut buf, 5, "first!"));
+        // The first line has now left the window: its repeat is kept, as before.
+        assert!(add(&mut r, &mut buf, 5, "first"));
     }
 }
