@@ -428,6 +428,10 @@ trait Fields {
     fn sub_u64(&self, field: &str, sub: &str) -> Option<u64>;
     /// Any value, as a tree (for rare messages).
     fn value(&self, field: &str) -> Option<Cow<'_, Value>>;
+    /// Several counts at once (see [`Fields::u64`]), for messages with many.
+    fn u64s<const N: usize>(&self, fields: [&str; N]) -> [Option<u64>; N] {
+        fields.map(|f| self.u64(f))
+    }
 }
 
 impl Fields for Map<String, Value> {
@@ -488,14 +492,37 @@ impl<'a> Raw<'a> {
     }
 }
 
+/// A count as written (see [`Fields::u64`]).
+fn u64_of(raw: &[u8]) -> Option<u64> {
+    match plain_u64(raw) {
+        Plain::Number(n) => Some(n),
+        Plain::TooLarge => None,
+        Plain::Not => count_of(&tree(raw)?),
+    }
+}
+
 impl Fields for Raw<'_> {
     fn u64(&self, field: &str) -> Option<u64> {
-        let raw = self.get(field)?;
-        match plain_u64(raw) {
-            Plain::Number(n) => Some(n),
-            Plain::TooLarge => None,
-            Plain::Not => count_of(&tree(raw)?),
+        u64_of(self.get(field)?)
+    }
+    /// One pass over the members (the last of a repeated key wins, as in the tree), trying
+    /// first the field after the one last found: writers keep an order (Aeson's is
+    /// alphabetical), so asking in that order makes each member one comparison.
+    fn u64s<const N: usize>(&self, fields: [&str; N]) -> [Option<u64>; N] {
+        let mut raw: [Option<&[u8]>; N] = [None; N];
+        let mut next = 0;
+        for m in self.members {
+            let key = &self.line[m.key.clone()];
+            let found = match fields.get(next) {
+                Some(f) if same_bytes(f.as_bytes(), key) => Some(next),
+                _ => fields.iter().position(|f| same_bytes(f.as_bytes(), key)),
+            };
+            if let Some(i) = found {
+                raw[i] = Some(&self.line[m.value.clone()]);
+                next = i + 1;
+            }
         }
+        raw.map(|r| r.and_then(u64_of))
     }
     fn i64(&self, field: &str) -> Option<i64> {
         let raw = self.get(field)?;
@@ -556,23 +583,59 @@ fn body<F: Fields>(ns: &str, d: &F, k: Kind) -> Result<Option<Body>, LineError> 
     };
     let slot = || u64("slot");
     Ok(Some(match k {
-        Kind::Resources => Body::Resources(Box::new(ResourceSample {
-            centi_cpu: u64("CentiCpu")?,
-            centi_gc: d.u64("CentiGC"),
-            centi_mut: d.u64("CentiMut"),
-            gcs_major: d.u64("GcsMajor"),
-            gcs_minor: d.u64("GcsMinor"),
-            alloc: d.u64("Alloc").unwrap_or(0),
-            live: d.u64("Live"),
-            rss: u64("RSS")?,
-            heap: d.u64("Heap").unwrap_or(0),
-            centi_blk_io: d.u64("CentiBlkIO").unwrap_or(0),
-            threads: d.u64("Threads").unwrap_or(0),
-            net_rd: d.u64("NetRd").unwrap_or(0),
-            net_wr: d.u64("NetWr").unwrap_or(0),
-            fs_rd: d.u64("FsRd").unwrap_or(0),
-            fs_wr: d.u64("FsWr").unwrap_or(0),
-        })),
+        Kind::Resources => {
+            // In the order the node writes them.
+            let [
+                alloc,
+                centi_blk_io,
+                centi_cpu,
+                centi_gc,
+                centi_mut,
+                fs_rd,
+                fs_wr,
+                gcs_major,
+                gcs_minor,
+                heap,
+                live,
+                net_rd,
+                net_wr,
+                rss,
+                threads,
+            ] = d.u64s([
+                "Alloc",
+                "CentiBlkIO",
+                "CentiCpu",
+                "CentiGC",
+                "CentiMut",
+                "FsRd",
+                "FsWr",
+                "GcsMajor",
+                "GcsMinor",
+                "Heap",
+                "Live",
+                "NetRd",
+                "NetWr",
+                "RSS",
+                "Threads",
+            ]);
+            Body::Resources(Box::new(ResourceSample {
+                centi_cpu: centi_cpu.ok_or_else(|| err("CentiCpu"))?,
+                centi_gc,
+                centi_mut,
+                gcs_major,
+                gcs_minor,
+                alloc: alloc.unwrap_or(0),
+                live,
+                rss: rss.ok_or_else(|| err("RSS"))?,
+                heap: heap.unwrap_or(0),
+                centi_blk_io: centi_blk_io.unwrap_or(0),
+                threads: threads.unwrap_or(0),
+                net_rd: net_rd.unwrap_or(0),
+                net_wr: net_wr.unwrap_or(0),
+                fs_rd: fs_rd.unwrap_or(0),
+                fs_wr: fs_wr.unwrap_or(0),
+            }))
+        }
         Kind::StartLeadershipCheck => Body::StartLeadershipCheck {
             slot: slot()?,
             utxo_size: d.u64("utxoSize"),

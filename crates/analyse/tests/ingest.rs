@@ -281,6 +281,12 @@ fn the_fast_reader_answers_as_the_json_tree_does() {
         ),
         env("Some.Thing", r#"{"kind":"Cardano.Node.Forge.NodeIsLeader","slot":2}"#),
         env("Mempool.AddedTx", r#"{"mempoolSize":{"numTxs":"7"}}"#),
+        // Fields out of the usual order, a repeated one, odd number forms, one missing.
+        env(
+            "Resources",
+            r#"{"kind":"ResourceStats","RSS":10,"CentiCpu":5,"Alloc":1,"Heap":{"unBlockNo":3},"Alloc":2,"Live":1.5,"Threads":18446744073709551616}"#,
+        ),
+        env("Resources", r#"{"kind":"ResourceStats","CentiCpu":5}"#),
         env("Mempool.AddedTx", r#"{"mempoolSize":{"n\u0075mTxs":7}}"#),
         env("ChainSync.ServerHeader.Update", r#"{"risingEdge":true,"block":"q"}"#),
         format!(
