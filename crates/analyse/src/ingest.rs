@@ -400,6 +400,43 @@ fn plain_u64(raw: &[u8]) -> Plain {
     n.map_or(Plain::TooLarge, Plain::Number)
 }
 
+/// Powers of ten that are exact as doubles.
+const POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+/// A decimal of at most 15 digits without an exponent (`-12.034`): its digits and its power of
+/// ten are exact doubles, so one division gives the correctly rounded value, which is what
+/// `serde_json` answers too. Anything else is `None` (read by the tree).
+fn plain_f64(raw: &[u8]) -> Option<f64> {
+    let (negative, digits) = match raw.split_first()? {
+        (b'-', rest) => (true, rest),
+        _ => (false, raw),
+    };
+    let (int, frac) = match digits.iter().position(|&b| b == b'.') {
+        Some(p) => (&digits[..p], &digits[p + 1..]),
+        None => (digits, &[][..]),
+    };
+    let bad_int = int.is_empty() || (int.len() > 1 && int[0] == b'0');
+    let bad_frac = frac.is_empty() && int.len() < digits.len();
+    if bad_int || bad_frac || int.len() + frac.len() > 15 {
+        return None;
+    }
+    let mut n = 0u64;
+    for &b in int.iter().chain(frac) {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(b - b'0');
+    }
+    // `-0` is left to the tree, whose sign of zero is its own.
+    if negative && n == 0 {
+        return None;
+    }
+    let x = n as f64 / POW10[frac.len()];
+    Some(if negative { -x } else { x })
+}
+
 /// A JSON value's `as_u64` under `BlockNoCompat`: a number, or `{"unBlockNo": n}` (the first
 /// member, as `serde_json`'s map orders them).
 fn count_of(v: &Value) -> Option<u64> {
@@ -533,8 +570,9 @@ impl Fields for Raw<'_> {
         }
     }
     fn f64(&self, field: &str) -> Option<f64> {
-        // serde_json's own float reading, whose last bit may differ from std's.
-        tree(self.get(field)?)?.as_f64()
+        let raw = self.get(field)?;
+        // Else serde_json's own float reading, whose last bit may differ from std's.
+        plain_f64(raw).or_else(|| tree(raw)?.as_f64())
     }
     fn str(&self, field: &str) -> Option<Cow<'_, str>> {
         self.str_of(self.get(field)?)
@@ -578,7 +616,12 @@ fn body<F: Fields>(ns: &str, d: &F, k: Kind) -> Result<Option<Body>, LineError> 
     // A hash: the first 64 characters of a string (`hash@slot` points keep the hash).
     let hash = |field: &'static str| {
         d.str(field)
-            .map(|s| s.chars().take(64).collect::<String>())
+            .map(|s| match s.get(..64) {
+                // ASCII up to there (a hash always is): no characters to count.
+                Some(head) if head.is_ascii() => head.to_owned(),
+                _ if s.len() <= 64 && s.is_ascii() => s.into_owned(),
+                _ => s.chars().take(64).collect::<String>(),
+            })
             .ok_or_else(|| err(field))
     };
     let slot = || u64("slot");
@@ -756,4 +799,77 @@ fn body<F: Fields>(ns: &str, d: &F, k: Kind) -> Result<Option<Body>, LineError> 
             }
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_decimals_read_bit_for_bit_as_serde_json_reads_them() {
+        let mut cases: Vec<String> = [
+            "0",
+            "1",
+            "-3",
+            "0.0500",
+            "12.5",
+            "-3.25",
+            "0.1",
+            "0.3",
+            "123456789012345",
+            "99999999999999.9",
+            "0.000000000000001",
+            "-0.5",
+            "2.675",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // A spread of decimals with up to 15 digits.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let digits = (x % 15 + 1) as usize;
+            let n = x % 10u64.pow(digits as u32);
+            let point = (x >> 40) as usize % (digits + 1);
+            let s = format!("{n:0digits$}");
+            let s = if point == 0 {
+                s
+            } else {
+                format!("{}.{}", &s[..digits - point], &s[digits - point..])
+            };
+            let s = if s.starts_with('.') {
+                format!("0{s}")
+            } else {
+                s
+            };
+            cases.push(if x & 1 == 1 { format!("-{s}") } else { s });
+        }
+        let mut read = 0;
+        for c in &cases {
+            let tree = serde_json::from_str::<Value>(c)
+                .ok()
+                .and_then(|v| v.as_f64());
+            if let Some(x) = plain_f64(c.as_bytes()) {
+                read += 1;
+                assert_eq!(Some(x.to_bits()), tree.map(f64::to_bits), "{c}");
+            }
+        }
+        assert!(read > 15_000, "only {read} read in place");
+        for declined in [
+            "-0",
+            "01.5",
+            "1.",
+            ".5",
+            "1e5",
+            "1234567890123456",
+            "1.2.3",
+            "",
+            "-",
+        ] {
+            assert_eq!(plain_f64(declined.as_bytes()), None, "{declined}");
+        }
+    }
 }
