@@ -830,7 +830,7 @@ pub fn write_csv<'a, W: Write>(
 
 /// A CSV cell: quoted when it holds a comma, quote or line break.
 /// Appends a number's digits.
-#[inline]
+#[inline(always)]
 fn push_digits(out: &mut Vec<u8>, mut v: u64, min_width: usize) {
     // Most cells are one digit.
     if v < 10 && min_width <= 1 {
@@ -854,6 +854,7 @@ fn push_digits(out: &mut Vec<u8>, mut v: u64, min_width: usize) {
 }
 
 /// Appends `,` and a number (nothing for none).
+#[inline(always)]
 fn cell_u64(out: &mut Vec<u8>, v: Option<u64>) {
     out.push(b',');
     if let Some(v) = v {
@@ -865,19 +866,21 @@ fn cell_u64(out: &mut Vec<u8>, v: Option<u64>) {
 /// none or a non-finite value). Integer arithmetic: the table has millions of cells, and
 /// shortest-float formatting was a fifth of the whole analysis; the places are a constant so
 /// that dividing by their power of ten compiles to a multiplication.
-#[inline]
+#[inline(always)]
 fn cell_fixed<const DECIMALS: u32>(out: &mut Vec<u8>, v: Option<f64>) {
     out.push(b',');
     let Some(x) = v.filter(|x| x.is_finite()) else {
         return;
     };
     let scale = 10u64.pow(DECIMALS);
-    let scaled = (x.abs() * scale as f64).round();
-    if scaled >= 1e18 {
+    let y = x.abs() * scale as f64;
+    if y >= 1e18 {
         out.extend_from_slice(x.to_string().as_bytes());
         return;
     }
-    let scaled = scaled as u64;
+    // `y.round()` without a libm call: the fraction `y - trunc(y)` is exact.
+    let whole = y as u64;
+    let scaled = whole + u64::from(y - whole as f64 >= 0.5);
     if x < 0.0 && scaled > 0 {
         out.push(b'-');
     }

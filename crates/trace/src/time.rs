@@ -69,23 +69,27 @@ fn second_prefix(secs: u64, sep: u8) -> [u8; 19] {
 }
 
 thread_local! {
-    // The rendered prefix of the last second seen by this thread: most lines in a burst share it.
+    // The rendered prefix of the last minute seen by this thread (`YYYY-MM-DDTHH:MM:`, the
+    // seconds put after it): most lines in a burst, and a run's consecutive slots, share it.
     static MACHINE_PREFIX: Cell<(u64, [u8; 19])> = const { Cell::new((u64::MAX, [0; 19])) };
 }
 
 /// Appends `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (up to 9 fraction digits, trailing zeros trimmed).
 pub fn write_machine_time(out: &mut Vec<u8>, unix_nanos: u64) {
     let secs = unix_nanos / 1_000_000_000;
-    let prefix = MACHINE_PREFIX.with(|c| {
+    let (minute, second) = (secs / 60, (secs % 60) as u8);
+    let mut prefix = MACHINE_PREFIX.with(|c| {
         let (cached, p) = c.get();
-        if cached == secs {
+        if cached == minute {
             p
         } else {
             let p = second_prefix(secs, b'T');
-            c.set((secs, p));
+            c.set((minute, p));
             p
         }
     });
+    prefix[17] = b'0' + second / 10;
+    prefix[18] = b'0' + second % 10;
     out.extend_from_slice(&prefix);
     write_fraction(out, (unix_nanos % 1_000_000_000) as u32, 9);
     out.push(b'Z');
