@@ -1394,6 +1394,23 @@ mod size {
         assert_eq!(cell(Some(0.000001), 6), ",0.000001");
         assert_eq!(cell(None, 3), ",");
         assert_eq!(cell(Some(f64::NAN), 3), ",");
+        // Rounding is `f64::round`'s (half away from zero), whatever the value.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for i in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = match i % 3 {
+                0 => (x % 1_000_000) as f64 / 2000.0, // many exact halves at 3 places
+                1 => f64::from_bits(x >> 2) % 1e9,
+                _ => (x % 100_000) as f64 * 1e-7,
+            };
+            let text = cell(Some(v), 3);
+            let got: f64 = text[1..].parse().unwrap();
+            let want = (v.abs() * 1000.0).round() / 1000.0;
+            assert!((got - want).abs() <= want * 1e-15, "{v}: {text} vs {want}");
+        }
+        assert_eq!(cell(Some(0.49999999999999994e-3), 3), ",0");
         let mut out = Vec::new();
         cell_u64(&mut out, Some(1_234_567));
         cell_u64(&mut out, Some(0));
