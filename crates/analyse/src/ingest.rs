@@ -358,17 +358,13 @@ impl TimeCache {
         }
         let mut nanos = 0u64;
         if let Some((&dot, frac)) = rest.split_first() {
-            if dot != b'.' || frac.is_empty() {
+            if dot != b'.' || frac.is_empty() || !frac.iter().all(u8::is_ascii_digit) {
                 return None;
             }
-            let mut scale = 100_000_000u64;
-            for &c in frac {
-                if !c.is_ascii_digit() {
-                    return None;
-                }
-                nanos += u64::from(c - b'0') * scale;
-                scale /= 10;
-            }
+            // Nanoseconds: the first nine digits, scaled once (digits past the ninth dropped).
+            let kept = &frac[..frac.len().min(9)];
+            let n = kept.iter().fold(0u64, |n, &c| n * 10 + u64::from(c - b'0'));
+            nanos = n * 10u64.pow(9 - kept.len() as u32);
         }
         Some(self.base? + sec * 1_000_000_000 + nanos)
     }
@@ -804,6 +800,26 @@ fn body<F: Fields>(ns: &str, d: &F, k: Kind) -> Result<Option<Body>, LineError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_times_read_as_the_full_parser_reads_them() {
+        let mut cache = TimeCache::default();
+        for t in [
+            "2026-01-01T00:00:00Z",
+            "2026-01-01T00:00:01.5Z",
+            "2026-01-01T00:00:02.000000001Z",
+            "2026-01-01T00:00:03.1234567891234Z",
+            "2026-01-01T00:00:04.Z",
+            "2026-01-01T00:00:05.12a4Z",
+            "2026-01-01T00:00:60.25Z",
+            "2026-01-01T00:00:61Z",
+            "2026-01-01T00:01:00.040017Z",
+            "2026-01-01T00:01:00.040017",
+        ] {
+            let want = wb_trace::time::parse_utc_nanos(t);
+            assert_eq!(cache.parse(t.as_bytes()), want, "{t}");
+        }
+    }
 
     #[test]
     fn plain_decimals_read_bit_for_bit_as_serde_json_reads_them() {
