@@ -384,16 +384,18 @@ fn plain_u64(raw: &[u8]) -> Plain {
     if raw.is_empty() {
         return Plain::Not;
     }
-    let mut n = Some(0u64);
-    for &b in raw {
-        if !b.is_ascii_digit() {
-            return Plain::Not;
-        }
-        n = n
-            .and_then(|n| n.checked_mul(10))
-            .and_then(|n| n.checked_add(u64::from(b - b'0')));
+    if !raw.iter().all(u8::is_ascii_digit) {
+        return Plain::Not;
     }
-    n.map_or(Plain::TooLarge, Plain::Number)
+    // Nineteen digits always fit; only longer numbers need checking.
+    if raw.len() <= 19 {
+        return Plain::Number(raw.iter().fold(0, |n, &b| n * 10 + u64::from(b - b'0')));
+    }
+    raw.iter()
+        .try_fold(0u64, |n, &b| {
+            n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        })
+        .map_or(Plain::TooLarge, Plain::Number)
 }
 
 /// Powers of ten that are exact as doubles.
