@@ -65,7 +65,8 @@ pub fn cdf(centiles: &[f64], xs: &[f64]) -> Cdf {
         };
     }
     let mut s = xs.to_vec();
-    s.sort_by(f64::total_cmp);
+    // Unstable: under `total_cmp` equal values are the same bits, so order among them is moot.
+    s.sort_unstable_by(f64::total_cmp);
     let n = s.len() as f64;
     let mean = s.iter().sum::<f64>() / n;
     let var = if s.len() > 1 {
@@ -164,7 +165,7 @@ pub fn combine(inputs: &[Cdf]) -> Result<Cdf2, CdfError> {
         0.0
     };
     let mut medians: Vec<f64> = shown.iter().map(|c| c.median).collect();
-    medians.sort_by(f64::total_cmp);
+    medians.sort_unstable_by(f64::total_cmp);
     let range = nonempty.iter().fold(None, |acc: Option<(f64, f64)>, c| {
         Some(acc.map_or(c.range, |(lo, hi)| (lo.min(c.range.0), hi.max(c.range.1))))
     });

@@ -141,7 +141,13 @@ struct Name {
 impl LineReader {
     /// Reads one line (without its line break; bytes that are not UTF-8 read as U+FFFD).
     pub fn read<'a>(&mut self, line: &'a [u8]) -> Result<Line<'a>, LineError> {
-        if let Some(l) = self.fast(line) {
+        self.read_known(line, false)
+    }
+
+    /// [`LineReader::read`] of a line the caller knows to be plain (no backslash, no control
+    /// character: see [`rawjson::plain_lines`]), which saves looking again.
+    pub fn read_known<'a>(&mut self, line: &'a [u8], plain: bool) -> Result<Line<'a>, LineError> {
+        if let Some(l) = self.fast(line, plain) {
             return Ok(l);
         }
         let l = parse_line(&String::from_utf8_lossy(line))?;
@@ -166,9 +172,9 @@ impl LineReader {
             .map(|(ns, n)| (String::from_utf8_lossy(ns).into_owned(), n.lines))
     }
 
-    fn fast<'a>(&mut self, line: &'a [u8]) -> Option<Line<'a>> {
+    fn fast<'a>(&mut self, line: &'a [u8], plain: bool) -> Option<Line<'a>> {
         let m = &mut self.members;
-        m.scan(line)?;
+        m.scan(line, plain)?;
         if !m.data_is_object {
             return None;
         }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::event::LogObject;
 use crate::fasthash::hash64;
 use crate::ingest::{Line, LineReader};
+use crate::rawjson::plain_lines;
 
 /// How many recent lines are remembered to drop exact duplicates.
 const DUPLICATE_WINDOW: usize = 256;
@@ -130,17 +131,29 @@ pub fn read_host_until(
             if n == 0 {
                 if len > 0 {
                     line_no += 1;
-                    r.line(&buf, 0..len, false, path, line_no, &mut sink);
+                    let span = Span {
+                        range: 0..len,
+                        complete: false,
+                        plain: false,
+                    };
+                    r.line(&buf, span, path, line_no, &mut sink);
                 }
                 // The next file reuses the buffer.
                 r.recent.seal(&buf);
                 break;
             }
             let mut start = 0;
+            // Nearly every chunk's lines are all plain: checked once here, not line by line.
+            let plain = plain_lines(&buf[..len + n]);
             for nl in memchr::memchr_iter(b'\n', &buf[len..len + n]) {
                 let end = len + nl;
                 line_no += 1;
-                r.line(&buf, start..end, true, path, line_no, &mut sink);
+                let span = Span {
+                    range: start..end,
+                    complete: true,
+                    plain,
+                };
+                r.line(&buf, span, path, line_no, &mut sink);
                 start = end + 1;
             }
             len += n;
@@ -162,6 +175,14 @@ pub fn read_host_until(
 
 /// Bytes read at a time.
 const CHUNK: usize = 1 << 20;
+
+/// Where a line is in the read buffer, whether it ended with a line break, and whether its
+/// chunk is known to be plain ([`plain_lines`]).
+struct Span {
+    range: Range<usize>,
+    complete: bool,
+    plain: bool,
+}
 
 /// One host's reading state.
 struct HostReader<'h> {
@@ -274,17 +295,21 @@ fn blank(text: &[u8]) -> bool {
 }
 
 impl HostReader<'_> {
-    /// Accounts for one line (without its `\n`; `complete`: it had one).
+    /// Accounts for one line, `buf[span.range]` (without its `\n`).
     fn line(
         &mut self,
         buf: &[u8],
-        span: Range<usize>,
-        complete: bool,
+        span: Span,
         path: &Path,
         line_no: u64,
         sink: &mut impl FnMut(LogObject),
     ) {
-        let mut text = &buf[span.clone()];
+        let Span {
+            range,
+            complete,
+            plain,
+        } = span;
+        let mut text = &buf[range.clone()];
         while let [rest @ .., b'\n' | b'\r'] = text {
             text = rest;
         }
@@ -293,7 +318,7 @@ impl HostReader<'_> {
         }
         let c = &mut self.counts;
         c.lines += 1;
-        let read = self.reader.read(text);
+        let read = self.reader.read_known(text, plain);
         let at = match &read {
             Ok(Line::Event(o, ..)) => Some(o.at),
             Ok(Line::Other { at, .. }) => Some(*at),
@@ -301,7 +326,7 @@ impl HostReader<'_> {
         };
         if !self
             .recent
-            .insert(at, buf, span.start..span.start + text.len())
+            .insert(at, buf, range.start..range.start + text.len())
         {
             c.duplicates += 1;
             if let Ok(l) = &read {
@@ -376,6 +401,34 @@ mod tests {
         assert_eq!(slots, [1, 2, 3, 22]);
         assert_eq!((c.lines, c.duplicates, c.bad), (9, 4, 1));
         assert_eq!(c.namespaces["Forge.Loop.StartLeadershipCheckPlus"], 4);
+    }
+
+    #[test]
+    fn escapes_and_raw_control_characters_are_seen_whatever_chunk_they_are_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node-1.json");
+        let line = |slot: u64, host: &str| {
+            format!(
+                r#"{{"at":"2026-01-01T00:00:{slot:02}Z","ns":"Forge.Loop.StartLeadershipCheckPlus","data":{{"kind":"TraceStartLeadershipCheck","slot":{slot}}},"host":"{host}"}}"#
+            )
+        };
+        let lines = [
+            line(1, "node-1"),
+            line(2, "node-\\u0031"), // an escape: the same host
+            line(3, "node-1\\tx"),   // an escaped tab: another host
+            line(4, "node-1\tx"),    // a raw tab in a string: not JSON
+            line(5, "node-1"),
+        ];
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let mut slots = Vec::new();
+        let c = read_host(&[path], "node-1", |o| {
+            if let crate::event::Body::StartLeadershipCheck { slot, .. } = o.body {
+                slots.push(slot);
+            }
+        })
+        .unwrap();
+        assert_eq!(slots, [1, 2, 3, 5]);
+        assert_eq!((c.bad, c.foreign_host_lines), (1, 1));
     }
 
     #[test]
