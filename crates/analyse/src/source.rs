@@ -192,36 +192,84 @@ struct HostReader<'h> {
     reader: LineReader,
 }
 
-/// The last distinct lines read: when each was logged (if it says) and the line itself, to
-/// drop exact repeats. Logs mostly go forward in time, and a repeat was logged when its
-/// original was: a line logged after every line so far repeats none of them, and is not looked
-/// up. A line is kept as its place in the read buffer, and hashed only when the buffer is about
-/// to be overwritten ([`Recent::seal`]): most lines leave the window unhashed.
+/// The last distinct lines read: when each was logged (if it says), its length and the line
+/// itself, to drop exact repeats. A repeat was logged when its original was, and logs mostly
+/// go forward in time: a line logged after every line so far repeats none of them and is not
+/// looked up; any other line is compared only with the lines of its own time, found through a
+/// small table of chains by time. A line is kept as its place in the read buffer and hashed
+/// only when it must be compared (a later line of the same time and length) or when the buffer
+/// is about to be overwritten ([`Recent::seal`]): most lines leave the window unhashed, and
+/// none is hashed twice however many lines share a time (coarse clocks).
 struct Recent {
-    at: [u64; DUPLICATE_WINDOW],
-    /// The line's place in the read buffer (start, length), until it is hashed.
-    place: [Option<(usize, usize)>; DUPLICATE_WINDOW],
-    hash: [u64; DUPLICATE_WINDOW],
-    /// Where the next line goes (the oldest is overwritten), and how many are held.
-    next: usize,
-    held: usize,
+    lines: [Held; DUPLICATE_WINDOW],
+    /// The newest line of each bucket of times.
+    newest: [Option<Link>; TIME_BUCKETS],
+    /// Lines held so far (the next line's count).
+    count: u64,
     /// The latest time of any line so far.
     latest: Option<u64>,
 }
+
+/// A line held (one cache line: everything an insert writes).
+#[derive(Clone, Copy)]
+struct Held {
+    at: u64,
+    len: usize,
+    /// The line's start in the read buffer, until it is hashed ([`HASHED`] after).
+    place: usize,
+    hash: u64,
+    /// Which line (by count) this is, and the next older line of the same bucket.
+    seq: u64,
+    older: Option<Link>,
+}
+
+/// `Held::place` of a line already hashed.
+const HASHED: usize = usize::MAX;
+
+/// A line in the window: its slot and its count (stale once the slot holds a later line).
+#[derive(Clone, Copy)]
+struct Link {
+    slot: usize,
+    seq: u64,
+}
+
+/// Buckets of times (four per line held: chains stay short unless lines share a time).
+const TIME_BUCKETS: usize = 4 * DUPLICATE_WINDOW;
 
 /// The time kept for a line that says none (not a trace line).
 const NO_TIME: u64 = u64::MAX;
 
 impl Default for Recent {
     fn default() -> Self {
+        let empty = Held {
+            at: 0,
+            len: 0,
+            place: HASHED,
+            hash: 0,
+            seq: u64::MAX,
+            older: None,
+        };
         Recent {
-            at: [0; DUPLICATE_WINDOW],
-            place: [None; DUPLICATE_WINDOW],
-            hash: [0; DUPLICATE_WINDOW],
-            next: 0,
-            held: 0,
+            lines: [empty; DUPLICATE_WINDOW],
+            newest: [None; TIME_BUCKETS],
+            count: 0,
             latest: None,
         }
+    }
+}
+
+fn time_bucket(at: u64) -> usize {
+    (at.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize % TIME_BUCKETS
+}
+
+impl Held {
+    /// The line's hash, hashing it now if it is still a place in `buf`.
+    fn hash(&mut self, buf: &[u8]) -> u64 {
+        if self.place != HASHED {
+            self.hash = hash64(&buf[self.place..self.place + self.len]);
+            self.place = HASHED;
+        }
+        self.hash
     }
 }
 
@@ -229,43 +277,60 @@ impl Recent {
     /// Remembers the line `buf[line]` (`false`: it repeats one held, and is not added).
     fn insert(&mut self, at: Option<u64>, buf: &[u8], line: Range<usize>) -> bool {
         let key = at.unwrap_or(NO_TIME);
+        let bucket = time_bucket(key);
         let may_repeat = match (at, self.latest) {
             (None, _) => true,
             (Some(at), Some(latest)) => at <= latest,
             (Some(_), None) => false,
         };
+        let text = &buf[line.clone()];
+        let mut text_hash = None;
         if may_repeat {
-            let text = &buf[line.clone()];
-            let mut text_hash = None;
-            for i in 0..self.held {
-                if self.at[i] != key {
-                    continue;
+            // Newest first; a stale link means every older one is stale too (the window
+            // forgets in order).
+            let mut link = self.newest[bucket];
+            while let Some(Link { slot, seq }) = link {
+                let held = &mut self.lines[slot];
+                if held.seq != seq {
+                    break;
                 }
-                let same = match self.place[i] {
-                    Some((start, len)) => buf[start..start + len] == *text,
-                    None => *text_hash.get_or_insert_with(|| hash64(text)) == self.hash[i],
-                };
-                if same {
+                if held.at == key
+                    && held.len == text.len()
+                    && *text_hash.get_or_insert_with(|| hash64(text)) == held.hash(buf)
+                {
                     return false;
                 }
+                link = held.older;
             }
         }
         if let Some(at) = at {
             self.latest = Some(self.latest.map_or(at, |l| l.max(at)));
         }
-        self.at[self.next] = key;
-        self.place[self.next] = Some((line.start, line.len()));
-        self.next = (self.next + 1) % DUPLICATE_WINDOW;
-        self.held = (self.held + 1).min(DUPLICATE_WINDOW);
+        let slot = (self.count % DUPLICATE_WINDOW as u64) as usize;
+        self.lines[slot] = Held {
+            at: key,
+            len: text.len(),
+            place: if text_hash.is_some() {
+                HASHED
+            } else {
+                line.start
+            },
+            hash: text_hash.unwrap_or(0),
+            seq: self.count,
+            older: self.newest[bucket],
+        };
+        self.newest[bucket] = Some(Link {
+            slot,
+            seq: self.count,
+        });
+        self.count += 1;
         true
     }
 
     /// Hashes the lines still kept as places in `buf`, which is about to be overwritten.
     fn seal(&mut self, buf: &[u8]) {
-        for (place, hash) in self.place.iter_mut().zip(&mut self.hash) {
-            if let Some((start, len)) = place.take() {
-                *hash = hash64(&buf[start..start + len]);
-            }
+        for held in &mut self.lines {
+            held.hash(buf);
         }
     }
 }
@@ -429,6 +494,34 @@ mod tests {
         .unwrap();
         assert_eq!(slots, [1, 2, 3, 5]);
         assert_eq!((c.bad, c.foreign_host_lines), (1, 1));
+    }
+
+    #[test]
+    fn lines_sharing_one_time_are_told_apart_and_their_repeats_found() {
+        let mut r = Recent::default();
+        let mut buf: Vec<u8> = Vec::new();
+        let add = |r: &mut Recent, buf: &mut Vec<u8>, at: Option<u64>, text: &str| {
+            let start = buf.len();
+            buf.extend_from_slice(text.as_bytes());
+            r.insert(at, buf, start..buf.len())
+        };
+        // A coarse clock: 300 different lines of the same length at one time.
+        for i in 0..300 {
+            assert!(add(&mut r, &mut buf, Some(7), &format!("line {i:03}")));
+        }
+        // The last 256 are held (hashed, as when the read buffer is reused), the first 44 not.
+        r.seal(&buf);
+        for i in (44..300).step_by(2) {
+            assert!(
+                !add(&mut r, &mut buf, Some(7), &format!("line {i:03}")),
+                "{i}"
+            );
+        }
+        assert!(add(&mut r, &mut buf, Some(7), "line 000"));
+        // Lines without a time, and the same text at another time.
+        assert!(add(&mut r, &mut buf, None, "line 299"));
+        assert!(!add(&mut r, &mut buf, None, "line 299"));
+        assert!(add(&mut r, &mut buf, Some(6), "line 299"));
     }
 
     #[test]
