@@ -195,81 +195,40 @@ struct HostReader<'h> {
 /// The last distinct lines read: when each was logged (if it says), its length and the line
 /// itself, to drop exact repeats. A repeat was logged when its original was, and logs mostly
 /// go forward in time: a line logged after every line so far repeats none of them and is not
-/// looked up; any other line is compared only with the lines of its own time, found through a
-/// small table of chains by time. A line is kept as its place in the read buffer and hashed
-/// only when it must be compared (a later line of the same time and length) or when the buffer
-/// is about to be overwritten ([`Recent::seal`]): most lines leave the window unhashed, and
-/// none is hashed twice however many lines share a time (coarse clocks).
+/// looked up; a line of the latest time is compared only with the lines since that time first
+/// appeared (every line of that time is among them); only a line of an earlier time (out of
+/// order) or of none is compared with the whole window. A line is kept as its place in the read
+/// buffer and hashed only when it must be compared (a later line of the same time and length)
+/// or when the buffer is about to be overwritten ([`Recent::seal`]): most lines leave the
+/// window unhashed, and none is hashed twice however many lines share a time (coarse clocks).
 struct Recent {
-    lines: [Held; DUPLICATE_WINDOW],
-    /// The newest line of each bucket of times.
-    newest: [Option<Link>; TIME_BUCKETS],
-    /// Lines held so far (the next line's count).
-    count: u64,
-    /// The latest time of any line so far.
-    latest: Option<u64>,
-}
-
-/// A line held (one cache line: everything an insert writes).
-#[derive(Clone, Copy)]
-struct Held {
-    at: u64,
-    len: usize,
+    at: [u64; DUPLICATE_WINDOW],
+    len: [usize; DUPLICATE_WINDOW],
     /// The line's start in the read buffer, until it is hashed ([`HASHED`] after).
-    place: usize,
-    hash: u64,
-    /// Which line (by count) this is, and the next older line of the same bucket.
-    seq: u64,
-    older: Option<Link>,
+    place: [usize; DUPLICATE_WINDOW],
+    hash: [u64; DUPLICATE_WINDOW],
+    /// Lines held so far (the next line's count; its slot is the count modulo the window).
+    count: u64,
+    /// The latest time of any line so far, and the count of the first line of that time.
+    latest: Option<(u64, u64)>,
 }
 
-/// `Held::place` of a line already hashed.
+/// `Recent::place` of a line already hashed.
 const HASHED: usize = usize::MAX;
-
-/// A line in the window: its slot and its count (stale once the slot holds a later line).
-#[derive(Clone, Copy)]
-struct Link {
-    slot: usize,
-    seq: u64,
-}
-
-/// Buckets of times (four per line held: chains stay short unless lines share a time).
-const TIME_BUCKETS: usize = 4 * DUPLICATE_WINDOW;
 
 /// The time kept for a line that says none (not a trace line).
 const NO_TIME: u64 = u64::MAX;
 
 impl Default for Recent {
     fn default() -> Self {
-        let empty = Held {
-            at: 0,
-            len: 0,
-            place: HASHED,
-            hash: 0,
-            seq: u64::MAX,
-            older: None,
-        };
         Recent {
-            lines: [empty; DUPLICATE_WINDOW],
-            newest: [None; TIME_BUCKETS],
+            at: [0; DUPLICATE_WINDOW],
+            len: [0; DUPLICATE_WINDOW],
+            place: [HASHED; DUPLICATE_WINDOW],
+            hash: [0; DUPLICATE_WINDOW],
             count: 0,
             latest: None,
         }
-    }
-}
-
-fn time_bucket(at: u64) -> usize {
-    (at.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize % TIME_BUCKETS
-}
-
-impl Held {
-    /// The line's hash, hashing it now if it is still a place in `buf`.
-    fn hash(&mut self, buf: &[u8]) -> u64 {
-        if self.place != HASHED {
-            self.hash = hash64(&buf[self.place..self.place + self.len]);
-            self.place = HASHED;
-        }
-        self.hash
     }
 }
 
@@ -277,60 +236,57 @@ impl Recent {
     /// Remembers the line `buf[line]` (`false`: it repeats one held, and is not added).
     fn insert(&mut self, at: Option<u64>, buf: &[u8], line: Range<usize>) -> bool {
         let key = at.unwrap_or(NO_TIME);
-        let bucket = time_bucket(key);
-        let may_repeat = match (at, self.latest) {
-            (None, _) => true,
-            (Some(at), Some(latest)) => at <= latest,
-            (Some(_), None) => false,
+        let window = DUPLICATE_WINDOW as u64;
+        let oldest = self.count.saturating_sub(window);
+        // The count of the first line it may repeat.
+        let candidates = match (at, self.latest) {
+            (Some(_), None) => None,
+            (Some(at), Some((latest, _))) if at > latest => None,
+            (Some(at), Some((latest, since))) if at == latest => Some(since.max(oldest)),
+            _ => Some(oldest),
         };
         let text = &buf[line.clone()];
         let mut text_hash = None;
-        if may_repeat {
-            // Newest first; a stale link means every older one is stale too (the window
-            // forgets in order).
-            let mut link = self.newest[bucket];
-            while let Some(Link { slot, seq }) = link {
-                let held = &mut self.lines[slot];
-                if held.seq != seq {
-                    break;
+        if let Some(first) = candidates {
+            for n in first..self.count {
+                let slot = (n % window) as usize;
+                if self.at[slot] != key || self.len[slot] != text.len() {
+                    continue;
                 }
-                if held.at == key
-                    && held.len == text.len()
-                    && *text_hash.get_or_insert_with(|| hash64(text)) == held.hash(buf)
-                {
+                if self.place[slot] != HASHED {
+                    let start = self.place[slot];
+                    self.hash[slot] = hash64(&buf[start..start + text.len()]);
+                    self.place[slot] = HASHED;
+                }
+                if *text_hash.get_or_insert_with(|| hash64(text)) == self.hash[slot] {
                     return false;
                 }
-                link = held.older;
             }
         }
         if let Some(at) = at {
-            self.latest = Some(self.latest.map_or(at, |l| l.max(at)));
+            match self.latest {
+                Some((latest, _)) if at <= latest => {}
+                _ => self.latest = Some((at, self.count)),
+            }
         }
-        let slot = (self.count % DUPLICATE_WINDOW as u64) as usize;
-        self.lines[slot] = Held {
-            at: key,
-            len: text.len(),
-            place: if text_hash.is_some() {
-                HASHED
-            } else {
-                line.start
-            },
-            hash: text_hash.unwrap_or(0),
-            seq: self.count,
-            older: self.newest[bucket],
+        let slot = (self.count % window) as usize;
+        (self.at[slot], self.len[slot]) = (key, text.len());
+        (self.place[slot], self.hash[slot]) = match text_hash {
+            Some(h) => (HASHED, h),
+            None => (line.start, 0),
         };
-        self.newest[bucket] = Some(Link {
-            slot,
-            seq: self.count,
-        });
         self.count += 1;
         true
     }
 
     /// Hashes the lines still kept as places in `buf`, which is about to be overwritten.
     fn seal(&mut self, buf: &[u8]) {
-        for held in &mut self.lines {
-            held.hash(buf);
+        for slot in 0..DUPLICATE_WINDOW {
+            let start = self.place[slot];
+            if start != HASHED {
+                self.hash[slot] = hash64(&buf[start..start + self.len[slot]]);
+                self.place[slot] = HASHED;
+            }
         }
     }
 }
