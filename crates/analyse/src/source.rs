@@ -391,26 +391,17 @@ impl HostReader<'_> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn repeats_are_dropped_in_or_out_of_time_order_and_only_exact_ones() {
+    /// A leadership check for `slot`, logged at second `second` by `host` (as written).
+    fn check(second: u64, slot: u64, host: &str) -> String {
+        format!(
+            r#"{{"at":"2026-01-01T00:00:{second:02}Z","ns":"Forge.Loop.StartLeadershipCheckPlus","data":{{"kind":"TraceStartLeadershipCheck","slot":{slot}}},"host":"{host}"}}"#
+        )
+    }
+
+    /// Writes `lines` as node-1's log and reads it: the slots checked, and the counts.
+    fn read_lines(lines: &[String]) -> (Vec<u64>, Counts) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("node-1.json");
-        let line = |at: &str, slot: u64| {
-            format!(
-                r#"{{"at":"2026-01-01T00:00:{at}Z","ns":"Forge.Loop.StartLeadershipCheckPlus","data":{{"kind":"TraceStartLeadershipCheck","slot":{slot}}},"host":"node-1"}}"#
-            )
-        };
-        let lines = [
-            line("01", 1),
-            line("02", 2),
-            line("02", 2), // a repeat at the latest time
-            line("03", 3),
-            line("01", 1),  // a repeat of an older line, after later ones
-            line("02", 22), // logged at the same time, but another line
-            "not json".to_owned(),
-            "not json".to_owned(), // repeats of lines without a time count too
-            line("01", 1),         // a repeat of a repeat
-        ];
         std::fs::write(&path, lines.join("\n") + "\n").unwrap();
         let mut slots = Vec::new();
         let c = read_host(&[path], "node-1", |o| {
@@ -419,6 +410,22 @@ mod tests {
             }
         })
         .unwrap();
+        (slots, c)
+    }
+
+    #[test]
+    fn repeats_are_dropped_in_or_out_of_time_order_and_only_exact_ones() {
+        let (slots, c) = read_lines(&[
+            check(1, 1, "node-1"),
+            check(2, 2, "node-1"),
+            check(2, 2, "node-1"), // a repeat at the latest time
+            check(3, 3, "node-1"),
+            check(1, 1, "node-1"), // a repeat of an older line, after later ones
+            check(2, 22, "node-1"), // logged at the same time, but another line
+            "not json".to_owned(),
+            "not json".to_owned(), // repeats of lines without a time count too
+            check(1, 1, "node-1"), // a repeat of a repeat
+        ]);
         assert_eq!(slots, [1, 2, 3, 22]);
         assert_eq!((c.lines, c.duplicates, c.bad), (9, 4, 1));
         assert_eq!(c.namespaces["Forge.Loop.StartLeadershipCheckPlus"], 4);
@@ -426,28 +433,13 @@ mod tests {
 
     #[test]
     fn escapes_and_raw_control_characters_are_seen_whatever_chunk_they_are_in() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("node-1.json");
-        let line = |slot: u64, host: &str| {
-            format!(
-                r#"{{"at":"2026-01-01T00:00:{slot:02}Z","ns":"Forge.Loop.StartLeadershipCheckPlus","data":{{"kind":"TraceStartLeadershipCheck","slot":{slot}}},"host":"{host}"}}"#
-            )
-        };
-        let lines = [
-            line(1, "node-1"),
-            line(2, "node-\\u0031"), // an escape: the same host
-            line(3, "node-1\\tx"),   // an escaped tab: another host
-            line(4, "node-1\tx"),    // a raw tab in a string: not JSON
-            line(5, "node-1"),
-        ];
-        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-        let mut slots = Vec::new();
-        let c = read_host(&[path], "node-1", |o| {
-            if let crate::event::Body::StartLeadershipCheck { slot, .. } = o.body {
-                slots.push(slot);
-            }
-        })
-        .unwrap();
+        let (slots, c) = read_lines(&[
+            check(1, 1, "node-1"),
+            check(2, 2, "node-\\u0031"), // an escape: the same host
+            check(3, 3, "node-1\\tx"),   // an escaped tab: another host
+            check(4, 4, "node-1\tx"),    // a raw tab in a string: not JSON
+            check(5, 5, "node-1"),
+        ]);
         assert_eq!(slots, [1, 2, 3, 5]);
         assert_eq!((c.bad, c.foreign_host_lines), (1, 1));
     }
