@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::event::{Body, LogObject, ResourceSample};
 use crate::fasthash::FastBuild;
 use crate::names::{Kind, lookup, lookup_kind, lookup_ns};
-use crate::rawjson::{self, Member, Members};
+use crate::rawjson::{self, Member, Members, same_bytes, word_at};
 
 /// Why a line is not read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -258,34 +258,6 @@ impl Default for NameTable {
             recent: [0; RECENT_NAMES],
         }
     }
-}
-
-/// Eight bytes of `b` from `i` as a word.
-#[inline]
-fn word_at(b: &[u8], i: usize) -> u64 {
-    let w = &b[i..i + 8];
-    u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]])
-}
-
-/// Whether two byte strings are equal, compared a word at a time inline (a `memcmp` call
-/// costs more for names this short).
-#[inline]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    if n < 8 {
-        return a.iter().zip(b).all(|(x, y)| x == y);
-    }
-    let mut i = 0;
-    while i + 8 <= n {
-        if word_at(a, i) != word_at(b, i) {
-            return false;
-        }
-        i += 8;
-    }
-    word_at(a, n - 8) == word_at(b, n - 8)
 }
 
 impl NameTable {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::event::LogObject;
 use crate::fasthash::hash64;
 use crate::ingest::{Line, LineReader};
-use crate::rawjson::plain_lines;
+use crate::rawjson::{plain_lines, same_bytes};
 
 /// How many recent lines are remembered to drop exact duplicates.
 const DUPLICATE_WINDOW: usize = 256;
@@ -253,12 +253,7 @@ impl Recent {
                 if self.at[slot] != key || self.len[slot] != text.len() {
                     continue;
                 }
-                if self.place[slot] != HASHED {
-                    let start = self.place[slot];
-                    self.hash[slot] = hash64(&buf[start..start + text.len()]);
-                    self.place[slot] = HASHED;
-                }
-                if *text_hash.get_or_insert_with(|| hash64(text)) == self.hash[slot] {
+                if *text_hash.get_or_insert_with(|| hash64(text)) == self.hash_of(slot, buf) {
                     return false;
                 }
             }
@@ -279,23 +274,22 @@ impl Recent {
         true
     }
 
+    /// The hash of the line in `slot`, hashing it now if it is still a place in `buf`.
+    fn hash_of(&mut self, slot: usize, buf: &[u8]) -> u64 {
+        let start = self.place[slot];
+        if start != HASHED {
+            self.hash[slot] = hash64(&buf[start..start + self.len[slot]]);
+            self.place[slot] = HASHED;
+        }
+        self.hash[slot]
+    }
+
     /// Hashes the lines still kept as places in `buf`, which is about to be overwritten.
     fn seal(&mut self, buf: &[u8]) {
         for slot in 0..DUPLICATE_WINDOW {
-            let start = self.place[slot];
-            if start != HASHED {
-                self.hash[slot] = hash64(&buf[start..start + self.len[slot]]);
-                self.place[slot] = HASHED;
-            }
+            self.hash_of(slot, buf);
         }
     }
-}
-
-/// Whether two short texts are equal, compared inline (a `memcmp` call per line for a host
-/// name costs more).
-#[inline]
-fn same_text(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 /// Blank as `str::trim` sees it: whitespace only (Unicode whitespace too).
@@ -358,7 +352,8 @@ impl HostReader<'_> {
         let line_host = match read {
             Ok(Line::Event(o, _, host)) => {
                 c.events += 1;
-                let foreign = !host.is_empty() && !same_text(&host, self.host);
+                let foreign =
+                    !host.is_empty() && !same_bytes(host.as_bytes(), self.host.as_bytes());
                 c.foreign_host_lines += u64::from(foreign);
                 sink(o);
                 return;
@@ -381,7 +376,7 @@ impl HostReader<'_> {
                 return;
             }
         };
-        if !line_host.is_empty() && !same_text(&line_host, self.host) {
+        if !line_host.is_empty() && !same_bytes(line_host.as_bytes(), self.host.as_bytes()) {
             c.foreign_host_lines += 1;
         }
     }
@@ -444,15 +439,17 @@ mod tests {
         assert_eq!((c.bad, c.foreign_host_lines), (1, 1));
     }
 
+    /// Appends `text` to the read buffer `buf` and offers it to the window.
+    fn add(r: &mut Recent, buf: &mut Vec<u8>, at: Option<u64>, text: &str) -> bool {
+        let start = buf.len();
+        buf.extend_from_slice(text.as_bytes());
+        r.insert(at, buf, start..buf.len())
+    }
+
     #[test]
     fn lines_sharing_one_time_are_told_apart_and_their_repeats_found() {
         let mut r = Recent::default();
         let mut buf: Vec<u8> = Vec::new();
-        let add = |r: &mut Recent, buf: &mut Vec<u8>, at: Option<u64>, text: &str| {
-            let start = buf.len();
-            buf.extend_from_slice(text.as_bytes());
-            r.insert(at, buf, start..buf.len())
-        };
         // A coarse clock: 300 different lines of the same length at one time.
         for i in 0..300 {
             assert!(add(&mut r, &mut buf, Some(7), &format!("line {i:03}")));
@@ -476,22 +473,17 @@ mod tests {
     fn the_window_forgets_the_oldest_lines_and_knows_lines_after_their_buffer_is_gone() {
         let mut r = Recent::default();
         let mut buf: Vec<u8> = Vec::new();
-        let add = |r: &mut Recent, buf: &mut Vec<u8>, at: u64, text: &str| {
-            let start = buf.len();
-            buf.extend_from_slice(text.as_bytes());
-            r.insert(Some(at), buf, start..buf.len())
-        };
-        assert!(add(&mut r, &mut buf, 5, "first"));
+        assert!(add(&mut r, &mut buf, Some(5), "first"));
         for i in 0..DUPLICATE_WINDOW as u64 - 1 {
-            assert!(add(&mut r, &mut buf, 10 + i, &format!("line {i}")));
+            assert!(add(&mut r, &mut buf, Some(10 + i), &format!("line {i}")));
         }
-        // Still in the window: compared byte by byte, then by hash once the buffer is reused.
-        assert!(!add(&mut r, &mut buf, 5, "first"));
+        // Still in the window: found while its bytes are in the buffer, and after it is reused.
+        assert!(!add(&mut r, &mut buf, Some(5), "first"));
         r.seal(&buf);
         buf.clear();
-        assert!(!add(&mut r, &mut buf, 5, "first"));
-        assert!(add(&mut r, &mut buf, 5, "first!"));
+        assert!(!add(&mut r, &mut buf, Some(5), "first"));
+        assert!(add(&mut r, &mut buf, Some(5), "first!"));
         // The first line has now left the window: its repeat is kept, as before.
-        assert!(add(&mut r, &mut buf, 5, "first"));
+        assert!(add(&mut r, &mut buf, Some(5), "first"));
     }
 }

@@ -828,7 +828,6 @@ pub fn write_csv<'a, W: Write>(
     Ok(())
 }
 
-/// A CSV cell: quoted when it holds a comma, quote or line break.
 /// Appends a number's digits.
 #[inline(always)]
 fn push_digits(out: &mut Vec<u8>, mut v: u64, min_width: usize) {
@@ -896,6 +895,7 @@ fn cell_fixed<const DECIMALS: u32>(out: &mut Vec<u8>, v: Option<f64>) {
     }
 }
 
+/// A CSV cell: quoted when it holds a comma, quote or line break.
 fn csv_text(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
