@@ -29,6 +29,100 @@ pub struct HostLogs {
     pub files: Vec<PathBuf>,
 }
 
+/// A path given as logs that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// It does not exist or cannot be looked at.
+    #[error("{path}: {source}")]
+    Unreadable {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A directory without any log file in it.
+    #[error("{0}: no log files in this directory (*.json, *.log, stdout)")]
+    NoLogsIn(PathBuf),
+}
+
+/// The log files `paths` name: files as given, directories (a tracer's `logs/`, a node's
+/// directory) walked for their log files (`*.json`, `*.log`, `stdout`) in name order. A file
+/// reached twice (given twice, or through a link such as the tracer's `node.json`, which
+/// points at the newest file) is read once: read twice, its lines would count twice. Refused
+/// before anything is read: a path that does not exist, a directory without logs.
+pub fn log_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
+    let unreadable = |path: &Path| {
+        let path = path.to_owned();
+        move |source| InputError::Unreadable { path, source }
+    };
+    let mut found = Vec::new();
+    for p in paths {
+        if std::fs::metadata(p).map_err(unreadable(p))?.is_dir() {
+            let before = found.len();
+            walk(p, &mut found, &mut Vec::new()).map_err(unreadable(p))?;
+            if found.len() == before {
+                return Err(InputError::NoLogsIn(p.clone()));
+            }
+        } else {
+            found.push(p.clone());
+        }
+    }
+    // Keep each file's first name that is not a link (a link's name may not say the host).
+    let mut seen = std::collections::HashMap::new();
+    let mut files: Vec<PathBuf> = Vec::new();
+    for f in found {
+        let real = std::fs::canonicalize(&f).map_err(unreadable(&f))?;
+        match seen.get(&real) {
+            None => {
+                seen.insert(real, files.len());
+                files.push(f);
+            }
+            Some(&i) if files[i].is_symlink() && !f.is_symlink() => files[i] = f,
+            Some(_) => {}
+        }
+    }
+    Ok(files)
+}
+
+/// Appends the log files under `dir` (recursively, in name order) to `found`; `open` holds the
+/// directories being walked, so a link back up is not followed forever.
+fn walk(dir: &Path, found: &mut Vec<PathBuf>, open: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let real = std::fs::canonicalize(dir)?;
+    if open.contains(&real) {
+        return Ok(());
+    }
+    open.push(real);
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    entries.sort();
+    for e in entries {
+        let hidden = e
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if hidden {
+            continue;
+        }
+        // `metadata` follows links: a dangling one is skipped, not an error.
+        let Ok(meta) = std::fs::metadata(&e) else {
+            continue;
+        };
+        if meta.is_dir() {
+            walk(&e, found, open)?;
+        } else if meta.is_file() && is_log_name(&e) {
+            found.push(e);
+        }
+    }
+    open.pop();
+    Ok(())
+}
+
+/// Whether a file in a walked directory is a log by its name.
+fn is_log_name(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e == "json" || e == "log")
+        || p.file_name().is_some_and(|n| n == "stdout")
+}
+
 /// Groups files by host name ([`host_of`]), hosts in name order.
 pub fn group_by_host(files: &[PathBuf]) -> Vec<HostLogs> {
     let mut by: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
@@ -452,5 +546,52 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("host,slot,"), "{}", lines[0]);
         assert_eq!(lines[1..], ["a", "c", "d"]);
+    }
+
+    #[test]
+    fn directories_give_their_logs_once_each_and_bad_paths_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        let put = |rel: &str| {
+            let p = logs.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, "{}\n").unwrap();
+            p
+        };
+        let a1 = put("node-0/node-2026-01-01T00-00-00.json");
+        let a2 = put("node-0/node-2026-01-01T01-00-00.json");
+        let b = put("node-1/node-2026-01-01T00-00-00.json");
+        let out = put("explorer/stdout");
+        put("node-0/notes.txt");
+        put("node-0/.hidden.json");
+        // The tracer's link to each node's newest file, and a dangling one.
+        std::os::unix::fs::symlink(&a2, logs.join("node-0/node.json")).unwrap();
+        std::os::unix::fs::symlink(logs.join("gone.json"), logs.join("node-1/node.json")).unwrap();
+
+        let files = log_files(std::slice::from_ref(&logs)).unwrap();
+        assert_eq!(files, [out.clone(), a1.clone(), a2.clone(), b.clone()]);
+        let hosts: Vec<String> = group_by_host(&files).into_iter().map(|h| h.host).collect();
+        assert_eq!(hosts, ["explorer", "node-0", "node-1"]);
+
+        // Given twice, or first through the link: still once, under its own name.
+        let twice = [
+            logs.join("node-0/node.json"),
+            a2.clone(),
+            logs.join("node-0"),
+        ];
+        assert_eq!(log_files(&twice).unwrap(), [a2.clone(), a1.clone()]);
+
+        let missing = logs.join("node-9.json");
+        let e = log_files(&[b.clone(), missing.clone()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with(&format!("{}: ", missing.display())), "{e}");
+        let empty = dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        let e = log_files(std::slice::from_ref(&empty)).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("{}: no log files", empty.display())),
+            "{e}"
+        );
     }
 }

@@ -221,7 +221,9 @@ enum AnalyseAction {
     /// Log files of any cluster (real cardano-nodes included); hosts are named from the file
     /// names as locli does (`logs-node-3.json` → `node-3`, `node-3/node-….json` → `node-3`).
     Logs {
-        /// The files.
+        /// The files, or directories to take every `*.json`, `*.log` and `stdout` under (a
+        /// tracer's `logs/`); a file reached twice, e.g. through the tracer's `node.json`
+        /// link, is read once.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Name each file's host from the `host` field of its lines instead of its file name.
@@ -315,6 +317,7 @@ fn analyse_cmd(cmd: AnalyseCmd) -> anyhow::Result<()> {
     match cmd.action {
         Some(AnalyseAction::Logs { files, host_field }) => {
             let out = cmd.out.unwrap_or_else(|| PathBuf::from("analysis"));
+            let files = wb_analyse::inventory::log_files(&files)?;
             let hosts = if host_field {
                 wb_analyse::inventory::group_by_host_field(&files)
             } else {

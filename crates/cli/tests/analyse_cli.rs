@@ -208,3 +208,57 @@ fn synthetic_runs_are_analysed_and_combined_by_variance() {
     let err = String::from_utf8_lossy(&r.stderr);
     assert!(err.contains("run-c/analysis/blockprop.json"), "{err}");
 }
+
+#[test]
+fn analyse_logs_takes_a_tracer_directory_and_refuses_a_missing_file_up_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let synth = Command::new(env!("CARGO_BIN_EXE_wb"))
+        .args(["analyse", "synth", "--hosts", "3", "--size", "2M", "--out"])
+        .arg(&logs)
+        .output()
+        .unwrap();
+    assert!(
+        synth.status.success(),
+        "{}",
+        String::from_utf8_lossy(&synth.stderr)
+    );
+    let analyse = |args: &[&std::path::Path], out: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_wb"));
+        c.args(["analyse", "logs", "--out"])
+            .arg(dir.path().join(out));
+        c.args(args).output().unwrap()
+    };
+    let by_files: Vec<std::path::PathBuf> = std::fs::read_dir(&logs)
+        .unwrap()
+        .flat_map(|h| std::fs::read_dir(h.unwrap().path()).unwrap())
+        .map(|f| f.unwrap().path())
+        .collect();
+    let by_files: Vec<&std::path::Path> = by_files.iter().map(|p| p.as_path()).collect();
+    assert!(analyse(&by_files, "files").status.success());
+    // The tracer's `node.json` link to the newest file must not be read a second time.
+    let newest = by_files
+        .iter()
+        .find(|p| p.starts_with(logs.join("node-1")))
+        .unwrap();
+    std::os::unix::fs::symlink(newest, logs.join("node-1/node.json")).unwrap();
+    let r = analyse(&[&logs], "dir");
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    for table in ["blockprop.json", "logs.json", "slots.csv"] {
+        let read = |out: &str| std::fs::read(dir.path().join(out).join(table)).unwrap();
+        assert!(read("files") == read("dir"), "{table} differs");
+    }
+
+    let missing = logs.join("node-7.json");
+    let r = analyse(&[&logs, &missing], "missing");
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success());
+    assert!(
+        stderr.contains(&format!("{}: No such file", missing.display())),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("missing").exists(),
+        "refused before anything is written"
+    );
+}
