@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use crate::event::{Body, LogObject};
+use crate::fasthash::FastBuild;
 
 /// The forge-loop stage times of the slot a block was forged in, ns since the Unix epoch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -145,10 +146,10 @@ struct Forged {
 pub struct MachView {
     host: String,
     forged: Vec<Forged>,
-    seen: HashMap<String, Observed>,
-    sizes: HashMap<String, u64>,
+    seen: HashMap<String, Observed, FastBuild>,
+    sizes: HashMap<String, u64, FastBuild>,
     // how many blocks each adoption added (a fetch request's length is not an adoption)
-    adopted_delta: HashMap<String, i64>,
+    adopted_delta: HashMap<String, i64, FastBuild>,
     // (new tip, when) of fork switches
     switches: Vec<(String, u64)>,
     // the slot whose forge loop is under way, and its stages so far
@@ -190,7 +191,11 @@ impl MachView {
     }
 
     fn note(&mut self, hash: &str, f: impl FnOnce(&mut Observed)) {
-        f(self.seen.entry(hash.to_owned()).or_default());
+        // Most events are about a block already seen: no key to allocate then.
+        match self.seen.get_mut(hash) {
+            Some(e) => f(e),
+            None => f(self.seen.entry(hash.to_owned()).or_default()),
+        }
     }
 
     /// Takes the host's next event.
@@ -289,45 +294,62 @@ impl ChainBuilder {
     /// every other forged block as a fork; adoptions of several blocks at once (a chain length
     /// delta above 1) and fork switches credited to every block they added.
     pub fn finish(self) -> Chain {
-        let mut blocks: HashMap<String, Block> = HashMap::new();
+        // Blocks by index, found by hash; hosts by their rank in name order (the views' order),
+        // so that merging clones no strings and builds no per-block maps until the end.
+        let mut blocks: Vec<Block> = Vec::new();
+        let mut index: HashMap<&str, usize, FastBuild> = HashMap::default();
         let mut duplicate_forges = 0;
+        let views: Vec<&MachView> = self.views.values().collect();
         // Forges first, so that a forger is known before its observers are merged.
-        for v in self.views.values() {
+        let mut forger_rank = Vec::new();
+        for (rank, v) in views.iter().enumerate() {
             for f in &v.forged {
-                if blocks.contains_key(&f.hash) {
+                if index.contains_key(f.hash.as_str()) {
                     duplicate_forges += 1;
                     continue;
                 }
-                blocks.insert(
-                    f.hash.clone(),
-                    Block {
-                        hash: f.hash.clone(),
-                        prev: f.prev.clone(),
-                        slot: f.slot,
-                        block_no: f.block_no,
-                        forger: v.host.clone(),
-                        forged_at: f.at,
-                        size: v.sizes.get(&f.hash).copied(),
-                        stages: f.stages,
-                        by_forger: v.seen.get(&f.hash).copied().unwrap_or_default(),
-                        observers: BTreeMap::new(),
-                    },
-                );
+                index.insert(&f.hash, blocks.len());
+                forger_rank.push(rank);
+                blocks.push(Block {
+                    hash: f.hash.clone(),
+                    prev: f.prev.clone(),
+                    slot: f.slot,
+                    block_no: f.block_no,
+                    forger: v.host.clone(),
+                    forged_at: f.at,
+                    size: v.sizes.get(&f.hash).copied(),
+                    stages: f.stages,
+                    by_forger: v.seen.get(&f.hash).copied().unwrap_or_default(),
+                    observers: BTreeMap::new(),
+                });
             }
         }
+        let prev: Vec<Option<usize>> = blocks
+            .iter()
+            .map(|b| index.get(b.prev.as_str()).copied())
+            .collect();
+        // Per block, (host rank, what it saw) in rank order: a host's entry, if any, is the
+        // last one while that host is merged.
+        let mut observers: Vec<Vec<(usize, Observed)>> = vec![Vec::new(); blocks.len()];
+        fn entry(list: &mut Vec<(usize, Observed)>, rank: usize) -> &mut Observed {
+            if list.last().is_none_or(|(r, _)| *r != rank) {
+                list.push((rank, Observed::default()));
+            }
+            &mut list.last_mut().expect("just pushed").1
+        }
         let mut unknown = 0;
-        for v in self.views.values() {
+        for (rank, v) in views.iter().enumerate() {
             for (hash, obs) in &v.seen {
-                if !blocks.contains_key(hash) {
+                let Some(&first) = index.get(hash.as_str()) else {
                     unknown += u64::from(obs.adopted.is_some());
                     continue;
-                }
-                let mut h = hash.clone();
+                };
                 let added = v.adopted_delta.get(hash).copied().unwrap_or(1);
+                let mut at = Some(first);
                 for step in 0..added.max(1) {
-                    let Some(b) = blocks.get_mut(&h) else { break };
-                    if b.forger != v.host {
-                        let o = b.observers.entry(v.host.clone()).or_default();
+                    let Some(b) = at else { break };
+                    if forger_rank[b] != rank {
+                        let o = entry(&mut observers[b], rank);
                         if step == 0 {
                             for (mine, theirs) in [
                                 (&mut o.header, obs.header),
@@ -346,26 +368,34 @@ impl ChainBuilder {
                             earliest(&mut o.adopted, t);
                         }
                     }
-                    h = b.prev.clone();
+                    at = prev[b];
                 }
             }
             // A switch adopted every block from the fork point (the newest ancestor the host
             // already had, or forged) up to the new tip.
-            for (tip, at) in &v.switches {
-                let mut h = tip.clone();
-                while let Some(b) = blocks.get_mut(&h) {
-                    if b.forger == v.host {
+            for (tip, when) in &v.switches {
+                let mut at = index.get(tip.as_str()).copied();
+                while let Some(b) = at {
+                    if forger_rank[b] == rank {
                         break;
                     }
-                    let o = b.observers.entry(v.host.clone()).or_default();
-                    if o.adopted.is_some_and(|t| t < *at) {
+                    let o = entry(&mut observers[b], rank);
+                    if o.adopted.is_some_and(|t| t < *when) {
                         break;
                     }
-                    earliest(&mut o.adopted, *at);
-                    h = b.prev.clone();
+                    earliest(&mut o.adopted, *when);
+                    at = prev[b];
                 }
             }
         }
+        for (b, list) in blocks.iter_mut().zip(observers) {
+            b.observers = list
+                .into_iter()
+                .map(|(rank, o)| (views[rank].host.clone(), o))
+                .collect();
+        }
+        let mut blocks: HashMap<String, Block> =
+            blocks.into_iter().map(|b| (b.hash.clone(), b)).collect();
         let tip = blocks
             .values()
             .max_by(|a, b| {

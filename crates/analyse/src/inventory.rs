@@ -588,7 +588,9 @@ mod tests {
         assert!(e.starts_with(&format!("{}: ", missing.display())), "{e}");
         let empty = dir.path().join("empty");
         std::fs::create_dir(&empty).unwrap();
-        let e = log_files(std::slice::from_ref(&empty)).unwrap_err().to_string();
+        let e = log_files(std::slice::from_ref(&empty))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains(&format!("{}: no log files", empty.display())),
             "{e}"
