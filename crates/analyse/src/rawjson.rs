@@ -224,16 +224,91 @@ impl Members {
     /// members and `data`'s. `None`: not JSON, or a case left to `serde_json`.
     /// `plain`: the caller knows the line is [`plain_lines`], which saves looking.
     pub fn scan(&mut self, line: &[u8], plain: bool) -> Option<()> {
-        self.data.clear();
-        self.data_is_object = false;
-        (self.at, self.ns, self.host, self.thread) = (None, None, None, None);
+        self.scan_with(line, plain, true)
+    }
+
+    /// [`Members::scan`], trying the envelope's shortcut first or not.
+    fn scan_with(&mut self, line: &[u8], plain: bool, shortcut: bool) -> Option<()> {
+        self.clear();
         self.simple = plain || plain_lines(line);
+        if self.simple && shortcut {
+            if self.envelope(line).is_some() {
+                return Some(());
+            }
+            self.clear();
+        }
         let i = ws(line, 0);
         if line.get(i) != Some(&b'{') {
             return None;
         }
         let end = self.object(line, i, 0, Record::Top)?;
         (ws(line, end) == line.len()).then_some(())
+    }
+
+    fn clear(&mut self) {
+        self.data.clear();
+        self.data_is_object = false;
+        (self.at, self.ns, self.host, self.thread) = (None, None, None, None);
+    }
+
+    /// A plain line in the envelope cardano-node writes, in its order and without whitespace:
+    /// `{"at":"…","ns":"…","data":…,"sev":"…","thread":…,"host":…}`. Its keys are compared as
+    /// the constants they are instead of being found and matched one by one; `None` for any
+    /// other line (then checked the general way), so that this path never changes an answer.
+    fn envelope(&mut self, b: &[u8]) -> Option<()> {
+        let after = |p: usize, text: &[u8]| b.get(p..p + text.len()) == Some(text);
+        if !after(0, b"{\"at\":\"") {
+            return None;
+        }
+        let at = 6..next_quote(b, 7)? + 1;
+        if !after(at.end, b",\"ns\":\"") {
+            return None;
+        }
+        let ns = at.end + 6..next_quote(b, at.end + 7)? + 1;
+        if !after(ns.end, b",\"data\":") {
+            return None;
+        }
+        let data = ns.end + 8;
+        self.data_is_object = b.get(data) == Some(&b'{');
+        let data_end = self.value(b, data, 0, Record::Data)?;
+        if !after(data_end, b",\"sev\":\"") {
+            return None;
+        }
+        let sev_end = next_quote(b, data_end + 8)? + 1;
+        if !after(sev_end, b",\"thread\":") {
+            return None;
+        }
+        let thread = self.envelope_value(b, sev_end + 10)?;
+        if !after(thread.value.end, b",\"host\":") {
+            return None;
+        }
+        let host = self.envelope_value(b, thread.value.end + 8)?;
+        if host.value.end + 1 != b.len() || b[host.value.end] != b'}' {
+            return None;
+        }
+        let plain = |r: Range<usize>| Envelope {
+            plain: Some(r.start + 1..r.end - 1),
+            value: r,
+        };
+        (self.at, self.ns) = (Some(plain(at)), Some(plain(ns)));
+        (self.thread, self.host) = (Some(thread), Some(host));
+        Some(())
+    }
+
+    /// A top-level value at `i` recorded as an [`Envelope`] (content for a string).
+    fn envelope_value(&mut self, b: &[u8], i: usize) -> Option<Envelope> {
+        if b.get(i) == Some(&b'"') {
+            let end = next_quote(b, i + 1)? + 1;
+            return Some(Envelope {
+                value: i..end,
+                plain: Some(i + 1..end - 1),
+            });
+        }
+        let end = self.value(b, i, 0, Record::Nothing)?;
+        Some(Envelope {
+            value: i..end,
+            plain: None,
+        })
     }
 
     /// A string starting at the quote `b[i]`, as [`string`] reads it.
@@ -298,38 +373,10 @@ impl Members {
                 return None;
             }
             let vstart = ws(b, j + 1);
-            // Only the envelope's keys are looked at (slicing every key costs).
-            let name: &[u8] = if rec == Record::Top {
-                &b[key.clone()]
+            let vend = if rec == Record::Top {
+                self.top_member(b, key.clone(), vstart, depth)?
             } else {
-                b""
-            };
-            let vend = match (rec, name) {
-                (Record::Top, b"data") => {
-                    self.data.clear();
-                    self.data_is_object = b.get(vstart) == Some(&b'{');
-                    self.value(b, vstart, depth, Record::Data)?
-                }
-                (Record::Top, name @ (b"at" | b"ns" | b"host" | b"thread")) => {
-                    let (vend, plain) = if b.get(vstart) == Some(&b'"') {
-                        let (vend, escaped) = self.string(b, vstart)?;
-                        (vend, (!escaped).then_some(vstart + 1..vend - 1))
-                    } else {
-                        (self.value(b, vstart, depth, Record::Nothing)?, None)
-                    };
-                    let e = Some(Envelope {
-                        value: vstart..vend,
-                        plain,
-                    });
-                    match name {
-                        b"at" => self.at = e,
-                        b"ns" => self.ns = e,
-                        b"host" => self.host = e,
-                        _ => self.thread = e,
-                    }
-                    vend
-                }
-                _ => self.value(b, vstart, depth, Record::Nothing)?,
+                self.value(b, vstart, depth, Record::Nothing)?
             };
             if rec == Record::Data {
                 self.data.push(Member {
@@ -344,6 +391,50 @@ impl Members {
                 _ => return None,
             }
         }
+    }
+
+    /// A member of the line's object (checked the general way): its value's end, with
+    /// `data`'s members and the envelope's values recorded. Out of line, so that the loop
+    /// over every other object's members stays small.
+    #[inline(never)]
+    fn top_member(
+        &mut self,
+        b: &[u8],
+        key: Range<usize>,
+        vstart: usize,
+        depth: usize,
+    ) -> Option<usize> {
+        let name = &b[key];
+        if name == b"data" {
+            self.data.clear();
+            self.data_is_object = b.get(vstart) == Some(&b'{');
+            return self.value(b, vstart, depth, Record::Data);
+        }
+        if !matches!(name, b"at" | b"ns" | b"host" | b"thread") {
+            return self.value(b, vstart, depth, Record::Nothing);
+        }
+        let (vend, plain) = if b.get(vstart) == Some(&b'"') {
+            let (vend, escaped) = if self.simple {
+                (next_quote(b, vstart + 1)? + 1, false)
+            } else {
+                string(b, vstart)?
+            };
+            (vend, (!escaped).then_some(vstart + 1..vend - 1))
+        } else {
+            let vend = self.value(b, vstart, depth, Record::Nothing)?;
+            (vend, None)
+        };
+        let e = Envelope {
+            value: vstart..vend,
+            plain,
+        };
+        match name {
+            b"at" => self.at = Some(e),
+            b"ns" => self.ns = Some(e),
+            b"host" => self.host = Some(e),
+            _ => self.thread = Some(e),
+        }
+        Some(vend)
     }
 }
 
@@ -480,6 +571,76 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Everything a scan answers, to compare two.
+    fn answer(m: &mut Members, line: &[u8], shortcut: bool) -> Option<String> {
+        m.scan_with(line, false, shortcut)?;
+        let data: Vec<_> = m
+            .data
+            .iter()
+            .map(|d| (d.key.clone(), d.value.clone()))
+            .collect();
+        let env = |e: &Option<Envelope>| e.as_ref().map(|e| (e.value.clone(), e.plain.clone()));
+        Some(format!(
+            "{:?} {} {:?} {:?} {:?} {:?}",
+            data,
+            m.data_is_object,
+            env(&m.at),
+            env(&m.ns),
+            env(&m.host),
+            env(&m.thread)
+        ))
+    }
+
+    #[test]
+    fn the_envelope_shortcut_answers_as_the_general_check_does_on_every_nearby_line() {
+        let lines = [
+            r#"{"at":"2026-01-01T00:00:00.5Z","ns":"Mempool.AddedTx","data":{"kind":"TraceMempoolAddedTx","mempoolSize":{"bytes":1275,"numTxs":1},"tx":{"txid":"1ec4"}},"sev":"Info","thread":"91","host":"node-0"}"#,
+            r#"{"at":"2026-01-01T00:00:00Z","ns":"X","data":[1,{"a":null}],"sev":"Info","thread":42,"host":"h"}"#,
+            r#"{"at":"2026-01-01T00:00:00Z","ns":"X","data":{},"sev":"Info","thread":"1","host":["h"]}"#,
+        ];
+        let mut fast = Members::default();
+        let mut general = Members::default();
+        let mut checked = 0;
+        for line in lines {
+            let b = line.as_bytes();
+            let mut nearby = vec![b.to_vec()];
+            for i in 0..=b.len() {
+                for c in [
+                    b'"', b',', b':', b'{', b'}', b'[', b' ', b'a', b'1', b'-', b'\\',
+                ] {
+                    let mut put = b.to_vec();
+                    put.insert(i, c);
+                    nearby.push(put);
+                    if i < b.len() {
+                        let mut swap = b.to_vec();
+                        swap[i] = c;
+                        nearby.push(swap);
+                    }
+                }
+                if i < b.len() {
+                    let mut cut = b.to_vec();
+                    cut.remove(i);
+                    nearby.push(cut);
+                }
+            }
+            for l in &nearby {
+                let want = answer(&mut general, l, false);
+                assert_eq!(
+                    answer(&mut fast, l, true),
+                    want,
+                    "{}",
+                    String::from_utf8_lossy(l)
+                );
+                let serde = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(l);
+                if want.is_some() {
+                    assert!(serde.is_ok(), "{}", String::from_utf8_lossy(l));
+                }
+                checked += usize::from(want.is_some());
+            }
+        }
+        assert!(checked > 100, "{checked} nearby lines accepted");
     }
 
     #[test]
