@@ -414,11 +414,7 @@ impl Members {
             return self.value(b, vstart, depth, Record::Nothing);
         }
         let (vend, plain) = if b.get(vstart) == Some(&b'"') {
-            let (vend, escaped) = if self.simple {
-                (next_quote(b, vstart + 1)? + 1, false)
-            } else {
-                string(b, vstart)?
-            };
+            let (vend, escaped) = self.string(b, vstart)?;
             (vend, (!escaped).then_some(vstart + 1..vend - 1))
         } else {
             let vend = self.value(b, vstart, depth, Record::Nothing)?;
