@@ -45,8 +45,10 @@ pub enum InputError {
     NoLogsIn(PathBuf),
 }
 
-/// The log files `paths` name: files as given, directories (a tracer's `logs/`, a node's
-/// directory) walked for their log files (`*.json`, `*.log`, `stdout`) in name order. A file
+/// The log files `paths` name: files as given, a `wb run` directory's logs as `wb analyse RUN`
+/// takes them ([`run_dir_logs`]: not its topology, genesis or outputs), other directories (a
+/// tracer's `logs/`, a node's directory) walked for their log files (`*.json`, `*.log`,
+/// `stdout`) in name order. A file
 /// reached twice (given twice, or through a link such as the tracer's `node.json`, which
 /// points at the newest file) is read once: read twice, its lines would count twice. Refused
 /// before anything is read: a path that does not exist, a directory without logs.
@@ -59,7 +61,11 @@ pub fn log_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
     for p in paths {
         if std::fs::metadata(p).map_err(unreadable(p))?.is_dir() {
             let before = found.len();
-            walk(p, &mut found, &mut Vec::new()).map_err(unreadable(p))?;
+            if p.join("meta.json").is_file() {
+                found.extend(run_dir_logs(p).into_iter().flat_map(|h| h.files));
+            } else {
+                walk(p, &mut found, &mut Vec::new()).map_err(unreadable(p))?;
+            }
             if found.len() == before {
                 return Err(InputError::NoLogsIn(p.clone()));
             }
@@ -580,6 +586,24 @@ mod tests {
             logs.join("node-0"),
         ];
         assert_eq!(log_files(&twice).unwrap(), [a2.clone(), a1.clone()]);
+
+        // A run directory: its logs, not its topologies, genesis or earlier outputs.
+        let run = dir.path().join("run");
+        for (rel, text) in [
+            ("meta.json", "{}"),
+            ("genesis/genesis.json", "{}"),
+            ("node-0/topology.json", "{}"),
+            ("node-0/stdout", "{}\n"),
+            ("node-1/stdout", "{}\n"),
+            ("analysis/blockprop.json", "{}"),
+        ] {
+            std::fs::create_dir_all(run.join(rel).parent().unwrap()).unwrap();
+            std::fs::write(run.join(rel), text).unwrap();
+        }
+        assert_eq!(
+            log_files(std::slice::from_ref(&run)).unwrap(),
+            [run.join("node-0/stdout"), run.join("node-1/stdout")]
+        );
 
         let missing = logs.join("node-9.json");
         let e = log_files(&[b.clone(), missing.clone()])

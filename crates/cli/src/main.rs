@@ -222,8 +222,8 @@ enum AnalyseAction {
     /// names as locli does (`logs-node-3.json` → `node-3`, `node-3/node-….json` → `node-3`).
     Logs {
         /// The files, or directories to take every `*.json`, `*.log` and `stdout` under (a
-        /// tracer's `logs/`); a file reached twice, e.g. through the tracer's `node.json`
-        /// link, is read once.
+        /// tracer's `logs/`; of a `wb run` directory, its logs only); a file reached twice,
+        /// e.g. through the tracer's `node.json` link, is read once.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Name each file's host from the `host` field of its lines instead of its file name.
