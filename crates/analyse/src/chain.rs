@@ -394,25 +394,26 @@ impl ChainBuilder {
                 .map(|(rank, o)| (views[rank].host.clone(), o))
                 .collect();
         }
-        let mut blocks: HashMap<String, Block> =
-            blocks.into_iter().map(|b| (b.hash.clone(), b)).collect();
-        let tip = blocks
-            .values()
-            .max_by(|a, b| {
-                a.block_no
-                    .cmp(&b.block_no)
-                    .then(b.forged_at.cmp(&a.forged_at))
-            })
-            .map(|b| b.hash.clone());
+        let tip = (0..blocks.len()).max_by(|&a, &b| {
+            let (a, b) = (&blocks[a], &blocks[b]);
+            a.block_no
+                .cmp(&b.block_no)
+                .then(b.forged_at.cmp(&a.forged_at))
+        });
+        // The main chain: back from the tip through the predecessors' indices; what is left
+        // are the forks.
+        let mut blocks: Vec<Option<Block>> = blocks.into_iter().map(Some).collect();
         let mut main = Vec::new();
-        let mut h = tip;
-        while let Some(b) = h.as_ref().and_then(|x| blocks.remove(x)) {
-            h = Some(b.prev.clone());
+        let mut at = tip;
+        while let Some(i) = at {
+            let Some(b) = blocks[i].take() else { break };
             main.push(b);
+            at = prev[i];
         }
         main.reverse();
         let mut forks: Vec<Fork> = blocks
-            .into_values()
+            .into_iter()
+            .flatten()
             .map(|b| Fork {
                 adopted_by: b
                     .observers
