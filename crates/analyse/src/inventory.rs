@@ -48,10 +48,10 @@ pub enum InputError {
 /// The log files `paths` name: files as given, a `wb run` directory's logs as `wb analyse RUN`
 /// takes them ([`run_dir_logs`]: not its topology, genesis or outputs), other directories (a
 /// tracer's `logs/`, a node's directory) walked for their log files (`*.json`, `*.log`,
-/// `stdout`) in name order. A file
-/// reached twice (given twice, or through a link such as the tracer's `node.json`, which
-/// points at the newest file) is read once: read twice, its lines would count twice. Refused
-/// before anything is read: a path that does not exist, a directory without logs.
+/// `stdout`) in name order. A file reached twice (given twice, or through a link such as the
+/// tracer's `node.json`, which points at the newest file) is read once: read twice, its lines
+/// would count twice. Refused before anything is read: a path that does not exist, a
+/// directory without logs.
 pub fn log_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
     let unreadable = |path: &Path| {
         let path = path.to_owned();

@@ -278,11 +278,11 @@ impl Members {
         if !after(sev_end, b",\"thread\":") {
             return None;
         }
-        let thread = self.envelope_value(b, sev_end + 10)?;
+        let thread = self.envelope_value(b, sev_end + 10, 0)?;
         if !after(thread.value.end, b",\"host\":") {
             return None;
         }
-        let host = self.envelope_value(b, thread.value.end + 8)?;
+        let host = self.envelope_value(b, thread.value.end + 8, 0)?;
         if host.value.end + 1 != b.len() || b[host.value.end] != b'}' {
             return None;
         }
@@ -295,16 +295,17 @@ impl Members {
         Some(())
     }
 
-    /// A top-level value at `i` recorded as an [`Envelope`] (content for a string).
-    fn envelope_value(&mut self, b: &[u8], i: usize) -> Option<Envelope> {
+    /// A value at `i` of the line's object (`depth` deep) as an [`Envelope`]: its content too
+    /// for a string without escapes.
+    fn envelope_value(&mut self, b: &[u8], i: usize, depth: usize) -> Option<Envelope> {
         if b.get(i) == Some(&b'"') {
-            let end = next_quote(b, i + 1)? + 1;
+            let (end, escaped) = self.string(b, i)?;
             return Some(Envelope {
                 value: i..end,
-                plain: Some(i + 1..end - 1),
+                plain: (!escaped).then_some(i + 1..end - 1),
             });
         }
-        let end = self.value(b, i, 0, Record::Nothing)?;
+        let end = self.value(b, i, depth, Record::Nothing)?;
         Some(Envelope {
             value: i..end,
             plain: None,
@@ -413,17 +414,8 @@ impl Members {
         if !matches!(name, b"at" | b"ns" | b"host" | b"thread") {
             return self.value(b, vstart, depth, Record::Nothing);
         }
-        let (vend, plain) = if b.get(vstart) == Some(&b'"') {
-            let (vend, escaped) = self.string(b, vstart)?;
-            (vend, (!escaped).then_some(vstart + 1..vend - 1))
-        } else {
-            let vend = self.value(b, vstart, depth, Record::Nothing)?;
-            (vend, None)
-        };
-        let e = Envelope {
-            value: vstart..vend,
-            plain,
-        };
+        let e = self.envelope_value(b, vstart, depth)?;
+        let vend = e.value.end;
         match name {
             b"at" => self.at = Some(e),
             b"ns" => self.ns = Some(e),
