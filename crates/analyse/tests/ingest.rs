@@ -1,4 +1,4 @@
-//! Ingestion against real cardano-node logs (`../shared/fixtures/real-logs`, counts as their
+//! Ingestion against real cardano-node logs (`tests/fixtures/real-logs`, counts as their
 //! README states them) and against every envelope shape the analysis must read.
 
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use wb_analyse::source::{host_of, read_host};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/real-logs")
+        .join("../../tests/fixtures/real-logs")
         .join(name)
 }
 

@@ -244,7 +244,7 @@ fn the_dictionary_covers_locli_ids_once() {
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/real-logs")
+        .join("../../tests/fixtures/real-logs")
         .join(name)
 }
 

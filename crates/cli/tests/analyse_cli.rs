@@ -6,7 +6,7 @@ use std::process::Command;
 #[test]
 fn analyse_logs_accounts_for_every_line_of_real_logs() {
     let fixtures =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/real-logs");
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/real-logs");
     let out = tempfile::tempdir().unwrap();
     let r = Command::new(env!("CARGO_BIN_EXE_wb"))
         .args(["analyse", "logs"])

@@ -12,7 +12,7 @@ fn wb(args: &[&str]) -> std::process::Output {
 
 fn fixture(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures")
+        .join("../../tests/fixtures")
         .join(rel)
 }
 

@@ -36,7 +36,7 @@ impl Capture {
 /// Path of a shared fixture, relative to the workspace root.
 pub fn fixture(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures")
+        .join("../../tests/fixtures")
         .join(rel)
 }
 
