@@ -386,8 +386,10 @@ pub fn render(a: &Analysis) -> String {
     let bp = &a.blockprop;
     let _ = writeln!(
         o,
-        "chain: {} blocks on the main chain, {} lost in forks{}; {} accepted for statistics ({} rejected: {})",
+        "chain: {} blocks on the main chain ({} forged by hosts in these logs, {} known only from observers: forger not in these logs), {} lost in forks{}; {} accepted for statistics ({} rejected: {})",
         bp.blocks,
+        bp.blocks_forged_in_logs,
+        bp.blocks_observed_only,
         a.chain.forks.len(),
         match a.chain.unchained.len() {
             0 => String::new(),

@@ -236,11 +236,12 @@ pub struct BlockRow {
     pub slot: u64,
     /// Its hash.
     pub hash: String,
-    /// Its forger.
-    pub forger: String,
+    /// Its forger (none when not in the logs).
+    pub forger: Option<String>,
     /// Its size, bytes.
     pub size: Option<u64>,
-    /// Seconds since the previous main-chain block was forged.
+    /// Seconds since the previous main-chain block was forged (between their slots' starts
+    /// when either forge is not in the logs).
     pub block_gap: Option<f64>,
     /// Other blocks forged at its height.
     pub battles: u64,
@@ -267,6 +268,10 @@ pub struct BlockProp {
     pub blocks: usize,
     /// Blocks the CDFs cover.
     pub accepted: usize,
+    /// Main-chain blocks whose forger is in the logs.
+    pub blocks_forged_in_logs: usize,
+    /// Main-chain blocks known only from their observers (forger not in the logs).
+    pub blocks_observed_only: usize,
     /// First and last slot of the main chain, and of the accepted blocks.
     pub domain_slots: DomainPair,
     /// First and last block number, likewise.
@@ -301,7 +306,7 @@ fn forger_phases(b: &Block, slot_start: u64) -> [Option<f64>; 12] {
     let st = &b.stages;
     let f = &b.by_forger;
     let start = Some(slot_start);
-    let forged = Some(b.forged_at);
+    let forged = b.forged_at;
     [
         secs(start, st.started),
         secs(st.started, st.blk_ctx),
@@ -439,9 +444,13 @@ pub fn compute(
             hash: b.hash.clone(),
             forger: b.forger.clone(),
             size: b.size,
-            block_gap: i
-                .checked_sub(1)
-                .map(|p| delta(chain.main[p].forged_at, b.forged_at)),
+            block_gap: i.checked_sub(1).map(|p| {
+                let a = &chain.main[p];
+                match (a.forged_at, b.forged_at) {
+                    (Some(x), Some(y)) => delta(x, y),
+                    _ => delta(genesis.slot_start(a.slot), slot_start),
+                }
+            }),
             battles: battles.get(&b.block_no).copied().unwrap_or(0),
             forger_phases: phases,
             observers: b.observers.len(),
@@ -456,13 +465,16 @@ pub fn compute(
     let mut per_host: BTreeMap<&str, (u64, u64, u64)> =
         cluster.iter().map(|h| (h.as_str(), (0, 0, 0))).collect();
     for (b, r) in chain.main.iter().zip(&rows) {
-        let e = per_host.entry(&b.forger).or_default();
+        let Some(forger) = &b.forger else { continue };
+        let e = per_host.entry(forger).or_default();
         e.0 += 1;
         e.1 += 1;
         e.2 += u64::from(r.accepted);
     }
     for f in chain.forks.iter().chain(&chain.unchained) {
-        per_host.entry(&f.forger).or_default().0 += 1;
+        if let Some(forger) = &f.forger {
+            per_host.entry(forger).or_default().0 += 1;
+        }
     }
     for (forged, chained, accepted) in per_host.values() {
         take("cdfBlocksPerHost", Some(*forged as f64));
@@ -494,6 +506,8 @@ pub fn compute(
     let bp = BlockProp {
         blocks: rows.len(),
         accepted: accepted_rows().count(),
+        blocks_forged_in_logs: chain.main.iter().filter(|b| b.forger.is_some()).count(),
+        blocks_observed_only: chain.main.iter().filter(|b| b.forger.is_none()).count(),
         domain_slots: DomainPair {
             raw: span(&mut rows.iter().map(|r| r.slot)),
             filtered: span(&mut accepted_rows().map(|r| r.slot)),
@@ -533,7 +547,7 @@ pub fn write_csv(mut w: impl std::io::Write, rows: &[BlockRow]) -> std::io::Resu
             r.block_no.to_string(),
             r.slot.to_string(),
             r.hash.clone(),
-            r.forger.clone(),
+            r.forger.clone().unwrap_or_default(),
             r.size.map_or(String::new(), |s| s.to_string()),
             opt(r.block_gap),
             r.battles.to_string(),

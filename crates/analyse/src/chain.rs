@@ -1,10 +1,17 @@
 //! The chain across hosts. Each host's log is first folded, in its own order, into a
 //! [`MachView`] (locli's machine view): the blocks it forged with the forge-loop stage times of
-//! that slot, and per block hash what it saw and did — header noticed, fetch requested, block
-//! fetched, header announced, block sent, adopted. The views are then merged: blocks from their
-//! forgers, the main chain by walking predecessors back from the highest block, forks kept as
-//! blocks that lost (with their height and who adopted them), and per block every observer's
-//! times. A phase a host never logged stays missing — it is never replaced by a made-up value
+//! that slot, per block hash what it saw and did — header noticed, fetch requested, block
+//! fetched, header announced, block sent, adopted — and what its lines say of each block's
+//! place (slot, number) and predecessor. The views are then merged: blocks from their forgers,
+//! and blocks nobody in the log set forged from their observers' evidence (a partial log set —
+//! one node of a larger network — is mostly such blocks); the main chain by walking
+//! predecessors back from the highest block, forks kept as blocks that lost (with their height
+//! and who adopted them), and per block every observer's times.
+//!
+//! An observed block's predecessor is the one a line names (a forger's `blockPrev`, an
+//! adoption's `headers`); else the tip the host had before adopting it, when the chain grew by
+//! exactly that block (block numbers one apart, or a chain length delta of 1 where numbers are
+//! not logged); else the only block one below it. Hosts that disagree are outvoted. A phase a host never logged stays missing — it is never replaced by a made-up value
 //! (locli puts 0.01 s), and an unexpected order of events is kept as logged rather than turned
 //! into an error that drops the block (locli's `BPEUnexpectedForForger` and friends).
 
@@ -12,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use crate::event::{Body, LogObject};
+use crate::event::{Body, HeaderId, LogObject, TipId};
 use crate::fasthash::FastBuild;
 
 /// The forge-loop stage times of the slot a block was forged in, ns since the Unix epoch.
@@ -68,21 +75,22 @@ impl Default for Observed {
     }
 }
 
-/// A forged block, its forger's record and its observers.
+/// A block, its forger's record (when its forger is in the logs) and its observers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Block {
     /// Its hash.
     pub hash: String,
-    /// Its predecessor's hash.
+    /// Its predecessor's hash (empty when no line says it).
     pub prev: String,
     /// Its slot.
     pub slot: u64,
     /// Its number.
     pub block_no: u64,
-    /// The host that forged it.
-    pub forger: String,
-    /// When it was forged.
-    pub forged_at: u64,
+    /// The host that forged it; none when no log here shows the forge (the block is known from
+    /// its observers).
+    pub forger: Option<String>,
+    /// When it was forged (none without its forger's log).
+    pub forged_at: Option<u64>,
     /// Its size in bytes, from the forger's `AdoptedBlock`.
     pub size: Option<u64>,
     /// The forge-loop stages of its slot on the forger.
@@ -105,8 +113,8 @@ pub struct Fork {
     pub block_no: u64,
     /// Its slot.
     pub slot: u64,
-    /// Its forger.
-    pub forger: String,
+    /// Its forger, when in the logs.
+    pub forger: Option<String>,
     /// Hosts that adopted it before switching away.
     pub adopted_by: Vec<String>,
     /// Hosts that saw its header (whether or not they adopted it).
@@ -124,10 +132,37 @@ pub struct Chain {
     /// reconstructed main chain: e.g. a single producer's logs of a larger network, whose
     /// blocks' predecessors were forged by hosts without logs here).
     pub unchained: Vec<Fork>,
-    /// Adoptions of hashes no log shows forged (e.g. a forger whose logs are missing).
+    /// Adoptions of blocks no line places: neither forged in these logs nor given a slot and
+    /// number by any line.
     pub unknown_adoptions: u64,
+    /// Blocks seen (a header, a fetch, an adoption) that no line places, left out.
+    pub unplaced_blocks: u64,
     /// Blocks forged more than once under the same hash (the first forge is kept).
     pub duplicate_forges: u64,
+}
+
+/// What one host's lines say of a block's place and predecessor.
+#[derive(Debug, Clone, Default)]
+struct Evidence {
+    slot: Option<u64>,
+    block_no: Option<u64>,
+    prev: Option<String>,
+    /// The predecessor was logged (`blockPrev`, `headers`), not inferred from adoption order.
+    prev_logged: bool,
+}
+
+impl Evidence {
+    fn place(&mut self, id: TipId) {
+        self.slot = self.slot.or(id.slot);
+        self.block_no = self.block_no.or(id.block_no);
+    }
+
+    fn predecessor(&mut self, prev: &str, logged: bool) {
+        if self.prev.is_none() || (logged && !self.prev_logged) {
+            self.prev = Some(prev.to_owned());
+            self.prev_logged = logged;
+        }
+    }
 }
 
 /// A block as its forger logged it.
@@ -152,6 +187,10 @@ pub struct MachView {
     adopted_delta: HashMap<String, i64, FastBuild>,
     // (new tip, when) of fork switches
     switches: Vec<(String, u64)>,
+    // what its lines say of blocks' places and predecessors
+    ids: HashMap<String, Evidence, FastBuild>,
+    // its chain's tip after its last adoption, with its number when known
+    tip: Option<(String, Option<u64>)>,
     // the slot whose forge loop is under way, and its stages so far
     current: Option<(u64, ForgeStages)>,
 }
@@ -198,6 +237,41 @@ impl MachView {
         }
     }
 
+    fn evidence(&mut self, hash: &str) -> &mut Evidence {
+        if !self.ids.contains_key(hash) {
+            self.ids.insert(hash.to_owned(), Evidence::default());
+        }
+        self.ids.get_mut(hash).expect("just inserted")
+    }
+
+    fn listed(&mut self, headers: &[HeaderId]) {
+        for h in headers {
+            let e = self.evidence(&h.hash);
+            e.place(h.id);
+            if let Some(p) = &h.prev {
+                e.predecessor(p, true);
+            }
+        }
+    }
+
+    /// The chain grew to `block` (an adoption by chain selection): its predecessor is the tip
+    /// before when the chain grew by exactly this block.
+    fn extend_tip(&mut self, block: &str, delta: i64, listed: bool) {
+        let mut n = self.ids.get(block).and_then(|e| e.block_no);
+        if let Some((tip, tip_no)) = self.tip.take() {
+            let one_step = match (n, tip_no) {
+                (Some(n), Some(t)) => n == t + 1,
+                // Numbers not logged: locli's reading of the delta (1 when not logged).
+                _ => delta == 1 && !listed,
+            };
+            if tip != block && one_step {
+                self.evidence(block).predecessor(&tip, false);
+                n = n.or(tip_no.map(|t| t + 1));
+            }
+        }
+        self.tip = Some((block.to_owned(), n));
+    }
+
     /// Takes the host's next event.
     pub fn push(&mut self, o: &LogObject) {
         let at = o.at;
@@ -228,6 +302,12 @@ impl MachView {
                     Some((s, st)) if s == *slot => st,
                     _ => ForgeStages::default(),
                 };
+                let e = self.evidence(block);
+                e.place(TipId {
+                    slot: Some(*slot),
+                    block_no: Some(*block_no),
+                });
+                e.predecessor(prev, true);
                 self.forged.push(Forged {
                     hash: block.clone(),
                     prev: prev.clone(),
@@ -237,7 +317,17 @@ impl MachView {
                     stages,
                 });
             }
-            Body::SeenHeader { block, .. } => self.note(block, |e| earliest(&mut e.header, at)),
+            Body::SeenHeader {
+                block,
+                slot,
+                block_no,
+            } => {
+                self.note(block, |e| earliest(&mut e.header, at));
+                self.evidence(block).place(TipId {
+                    slot: Some(*slot),
+                    block_no: Some(*block_no),
+                });
+            }
             Body::FetchRequested { head, length } => self.note(head, |e| {
                 earliest(&mut e.requested, at);
                 e.chain_delta = e
@@ -253,7 +343,18 @@ impl MachView {
                 block,
                 size,
                 chain_length_delta,
+                tip,
+                headers,
             } => {
+                self.listed(headers);
+                self.evidence(block).place(*tip);
+                if size.is_some() {
+                    // The forger's own `AdoptedBlock`: its block is the tip now.
+                    let n = self.ids.get(block.as_str()).and_then(|e| e.block_no);
+                    self.tip = Some((block.clone(), n));
+                } else {
+                    self.extend_tip(block, *chain_length_delta, !headers.is_empty());
+                }
                 if let Some(sz) = size {
                     self.sizes.insert(block.clone(), *sz);
                 }
@@ -264,9 +365,59 @@ impl MachView {
                     e.chain_delta = e.chain_delta.max(*chain_length_delta);
                 });
             }
-            Body::SwitchedToAFork { block } => self.switches.push((block.clone(), at)),
+            Body::SwitchedToAFork {
+                block,
+                tip,
+                headers,
+            } => {
+                self.switches.push((block.clone(), at));
+                self.listed(headers);
+                self.evidence(block).place(*tip);
+                self.tip = Some((block.clone(), tip.block_no));
+            }
             _ => {}
         }
+    }
+}
+
+/// Every host's evidence of one block nobody here forged.
+#[derive(Debug, Default)]
+struct Merged<'a> {
+    slot: Option<u64>,
+    block_no: Option<u64>,
+    /// A predecessor a line names.
+    logged: Option<&'a str>,
+    /// Predecessors inferred from adoption order, with how many hosts inferred each.
+    votes: Vec<(&'a str, usize)>,
+}
+
+impl<'a> Merged<'a> {
+    fn take(&mut self, e: &'a Evidence) {
+        self.slot = self.slot.or(e.slot);
+        self.block_no = self.block_no.or(e.block_no);
+        match e.prev.as_deref() {
+            Some(p) if e.prev_logged => {
+                self.logged.get_or_insert(p);
+            }
+            Some(p) => match self.votes.iter_mut().find(|(q, _)| *q == p) {
+                Some(v) => v.1 += 1,
+                None => self.votes.push((p, 1)),
+            },
+            None => {}
+        }
+    }
+
+    /// The predecessor: a logged one, else the most inferred (the first among equals).
+    fn prev(&self) -> Option<&'a str> {
+        self.logged.or_else(|| {
+            let mut best: Option<(&'a str, usize)> = None;
+            for &(p, n) in &self.votes {
+                if best.is_none_or(|(_, b)| n > b) {
+                    best = Some((p, n));
+                }
+            }
+            best.map(|(p, _)| p)
+        })
     }
 }
 
@@ -315,8 +466,8 @@ impl ChainBuilder {
                     prev: f.prev.clone(),
                     slot: f.slot,
                     block_no: f.block_no,
-                    forger: v.host.clone(),
-                    forged_at: f.at,
+                    forger: Some(v.host.clone()),
+                    forged_at: Some(f.at),
                     size: v.sizes.get(&f.hash).copied(),
                     stages: f.stages,
                     by_forger: v.seen.get(&f.hash).copied().unwrap_or_default(),
@@ -324,10 +475,75 @@ impl ChainBuilder {
                 });
             }
         }
-        let prev: Vec<Option<usize>> = blocks
+        // Then the blocks no log here shows forged, placed by what their observers' lines say.
+        let mut observed: BTreeMap<&str, Merged<'_>> = BTreeMap::new();
+        for v in &views {
+            for (hash, e) in &v.ids {
+                if index.contains_key(hash.as_str()) {
+                    continue;
+                }
+                observed.entry(hash.as_str()).or_default().take(e);
+            }
+        }
+        // Oldest first, so that a predecessor's number is known before its successor's.
+        let mut order: Vec<(&str, u64)> = observed
+            .iter()
+            .filter_map(|(h, m)| Some((*h, m.slot?)))
+            .collect();
+        order.sort_unstable_by_key(|&(h, slot)| (slot, h));
+        let forged = blocks.len();
+        for &(h, slot) in &order {
+            let m = &observed[h];
+            let block_no = m.block_no.or_else(|| {
+                let p = m.prev()?;
+                let n = match index.get(p) {
+                    Some(&i) => Some(blocks[i].block_no),
+                    None => observed.get(p).and_then(|q| q.block_no),
+                };
+                Some(n? + 1)
+            });
+            let Some(block_no) = block_no else { continue };
+            let prev = m.prev().unwrap_or_default().to_owned();
+            if let Some(m) = observed.get_mut(h) {
+                m.block_no = Some(block_no);
+            }
+            index.insert(h, blocks.len());
+            forger_rank.push(usize::MAX);
+            blocks.push(Block {
+                hash: h.to_owned(),
+                prev,
+                slot,
+                block_no,
+                forger: None,
+                forged_at: None,
+                size: None,
+                stages: ForgeStages::default(),
+                by_forger: Observed::default(),
+                observers: BTreeMap::new(),
+            });
+        }
+        let unplaced_blocks = (observed.len() - (blocks.len() - forged)) as u64;
+        let mut prev: Vec<Option<usize>> = blocks
             .iter()
             .map(|b| index.get(b.prev.as_str()).copied())
             .collect();
+        // An observed block no line gives a predecessor: the only block one below it, if any.
+        let mut at_height: HashMap<u64, (usize, usize)> = HashMap::new();
+        for (i, b) in blocks.iter().enumerate() {
+            at_height.entry(b.block_no).or_insert((i, 0)).1 += 1;
+        }
+        for i in 0..blocks.len() {
+            let b = &blocks[i];
+            if b.forger.is_some() || !b.prev.is_empty() || b.block_no == 0 {
+                continue;
+            }
+            if let Some(&(j, 1)) = at_height.get(&(b.block_no - 1)) {
+                if blocks[j].slot < b.slot {
+                    prev[i] = Some(j);
+                    blocks[i].prev = blocks[j].hash.clone();
+                }
+            }
+        }
         // Per block, (host rank, what it saw) in rank order: a host's entry, if any, is the
         // last one while that host is merged.
         let mut observers: Vec<Vec<(usize, Observed)>> = vec![Vec::new(); blocks.len()];
@@ -394,11 +610,14 @@ impl ChainBuilder {
                 .map(|(rank, o)| (views[rank].host.clone(), o))
                 .collect();
         }
-        let tip = (0..blocks.len()).max_by(|&a, &b| {
-            let (a, b) = (&blocks[a], &blocks[b]);
-            a.block_no
-                .cmp(&b.block_no)
-                .then(b.forged_at.cmp(&a.forged_at))
+        // The highest block; among equals the earliest forged, then the earliest slot.
+        let tip = (0..blocks.len()).max_by_key(|&i| {
+            let b = &blocks[i];
+            (
+                b.block_no,
+                std::cmp::Reverse(b.forged_at.unwrap_or(u64::MAX)),
+                std::cmp::Reverse(b.slot),
+            )
         });
         // The main chain: back from the tip through the predecessors' indices; what is left
         // are the forks.
@@ -444,6 +663,7 @@ impl ChainBuilder {
             forks,
             unchained,
             unknown_adoptions: unknown,
+            unplaced_blocks,
             duplicate_forges,
         }
     }
@@ -452,18 +672,22 @@ impl ChainBuilder {
 impl Block {
     /// Seconds from forging to each observer's adoption; observers that never adopted it are
     /// left out (and counted by [`Block::missing_adoptions`]).
+    /// None when its forger is not in the logs.
     pub fn adoption_delays(&self) -> Vec<f64> {
+        let Some(forged) = self.forged_at else {
+            return Vec::new();
+        };
         self.observers
             .values()
             .filter_map(|o| o.adopted)
-            .map(|t| t.saturating_sub(self.forged_at) as f64 / 1e9)
+            .map(|t| t.saturating_sub(forged) as f64 / 1e9)
             .collect()
     }
 
     /// Observers among `hosts` (other than the forger) with no adoption of this block.
     pub fn missing_adoptions<'a>(&self, hosts: impl Iterator<Item = &'a str>) -> usize {
         hosts
-            .filter(|h| *h != self.forger)
+            .filter(|h| Some(*h) != self.forger.as_deref())
             .filter(|h| self.observers.get(*h).and_then(|o| o.adopted).is_none())
             .count()
     }

@@ -35,6 +35,27 @@ pub struct ResourceSample {
     pub fs_wr: u64,
 }
 
+/// A block's place, as far as a line says it: its slot (from a `hash@slot` point or a
+/// selection view's `slotNo`) and its number (a selection view's `blockNo` or `chainLength`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TipId {
+    /// The slot.
+    pub slot: Option<u64>,
+    /// The block number.
+    pub block_no: Option<u64>,
+}
+
+/// A header an adoption lists: the block, its predecessor and its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderId {
+    /// Its hash.
+    pub hash: String,
+    /// Its predecessor's hash, if logged (not for the chain's first block).
+    pub prev: Option<String>,
+    /// Its slot and number.
+    pub id: TipId,
+}
+
 /// What a trace line says, for the analysis.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Body {
@@ -133,12 +154,20 @@ pub enum Body {
         size: Option<u64>,
         /// How much the chain grew (1 unless logged).
         chain_length_delta: i64,
+        /// The new tip's slot and number, where the line carries them.
+        tip: TipId,
+        /// The headers the line lists as added (`headers`, at detailed verbosity), oldest first.
+        headers: Vec<HeaderId>,
     },
     /// The node switched to a fork ending in this block: every block from the fork point up to
     /// it joined its chain (locli does not read this message, so it misses those adoptions).
     SwitchedToAFork {
         /// The new tip's hash.
         block: String,
+        /// The new tip's slot and number, where the line carries them.
+        tip: TipId,
+        /// The headers the line lists as added, oldest first.
+        headers: Vec<HeaderId>,
     },
     /// The ledger took a snapshot.
     TookSnapshot,
@@ -153,14 +182,15 @@ pub enum Body {
     },
     /// The generator's transactions acknowledged.
     TxsAcked(Vec<String>),
-    /// Transactions collected from a peer.
-    TxsCollected(u64),
-    /// Transactions from a peer processed.
+    /// Transactions collected from a peer (a Haskell `Int`, as logged).
+    TxsCollected(i64),
+    /// Transactions from a peer processed (Haskell `Int`s, as logged: real nodes have written
+    /// negative ones).
     TxsProcessed {
         /// Accepted.
-        accepted: u64,
+        accepted: i64,
         /// Rejected.
-        rejected: u64,
+        rejected: i64,
     },
     /// The mempool's transaction count after a change.
     MempoolTxs(u64),

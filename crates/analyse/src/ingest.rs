@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use crate::event::{Body, LogObject, ResourceSample};
+use crate::event::{Body, HeaderId, LogObject, ResourceSample, TipId};
 use crate::fasthash::FastBuild;
 use crate::names::{Kind, lookup, lookup_kind, lookup_ns};
 use crate::rawjson::{self, Member, Members, same_bytes, word_at};
@@ -581,6 +581,64 @@ impl Fields for Raw<'_> {
     }
 }
 
+/// The slot after the `@` of a point (`hash@slot`).
+fn point_slot(point: &str) -> Option<u64> {
+    point.rsplit_once('@')?.1.parse().ok()
+}
+
+/// A count that may be logged as a string (`condense` of a slot or block number).
+fn count_in(v: &Value) -> Option<u64> {
+    match v {
+        Value::String(s) => s.parse().ok(),
+        v => count_of(v),
+    }
+}
+
+/// The new tip's slot and number: the slot from the `newtip` point, else the selection view's
+/// `slotNo`; the number from the view: `blockNo` (`PraosTiebreakerView`, and the newest
+/// `newSuffixSelectView`) or `chainLength` (`PraosChainSelectView`, whose chain length is the
+/// tip's block number).
+fn tip_id<F: Fields>(d: &F) -> TipId {
+    let view = ["newTipSelectView", "newSuffixSelectView"]
+        .into_iter()
+        .find(|v| d.has(v));
+    let from_view = |sub| view.and_then(|v| d.sub_u64(v, sub));
+    TipId {
+        slot: d
+            .str("newtip")
+            .and_then(|p| point_slot(&p))
+            .or_else(|| from_view("slotNo")),
+        block_no: from_view("blockNo").or_else(|| from_view("chainLength")),
+    }
+}
+
+/// The `headers` an adoption lists (detailed verbosity): each `hash`, `prevHash`, `slotNo` and
+/// `blockNo`, numbers as numbers or strings; entries without a hash are passed over, and a
+/// line without the list (most lines) reads none.
+fn headers<F: Fields>(d: &F) -> Vec<HeaderId> {
+    if !d.has("headers") {
+        return Vec::new();
+    }
+    let Some(list) = d.value("headers") else {
+        return Vec::new();
+    };
+    let short = |v: &Value| v.as_str().map(|s| s.chars().take(64).collect::<String>());
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|h| {
+            Some(HeaderId {
+                hash: short(h.get("hash")?)?,
+                prev: h.get("prevHash").and_then(short).filter(|p| p.len() == 64),
+                id: TipId {
+                    slot: h.get("slotNo").and_then(count_in),
+                    block_no: h.get("blockNo").and_then(count_in),
+                },
+            })
+        })
+        .collect()
+}
+
 /// The event a message of kind `k` says, from its `data` fields; `None` for the variants that
 /// carry nothing for the analysis.
 fn body<F: Fields>(ns: &str, d: &F, k: Kind) -> Result<Option<Body>, LineError> {
@@ -589,6 +647,7 @@ fn body<F: Fields>(ns: &str, d: &F, k: Kind) -> Result<Option<Body>, LineError> 
         field,
     };
     let u64 = |field: &'static str| d.u64(field).ok_or_else(|| err(field));
+    let int = |field: &'static str| d.i64(field).ok_or_else(|| err(field));
     // A hash: the first 64 characters of a string (`hash@slot` points keep the hash).
     let hash = |field: &'static str| {
         d.str(field)
@@ -715,14 +774,23 @@ fn body<F: Fields>(ns: &str, d: &F, k: Kind) -> Result<Option<Body>, LineError> 
             block: hash("newtip")?,
             size: None,
             chain_length_delta: d.i64("chainLengthDelta").unwrap_or(1),
+            tip: tip_id(d),
+            headers: headers(d),
         },
         Kind::AdoptedBlock => Body::AddedToCurrentChain {
             block: hash("blockHash")?,
             size: d.u64("blockSize"),
             chain_length_delta: 1,
+            tip: TipId {
+                slot: d.u64("slot"),
+                block_no: None,
+            },
+            headers: Vec::new(),
         },
         Kind::SwitchedToAFork => Body::SwitchedToAFork {
             block: hash("newtip")?,
+            tip: tip_id(d),
+            headers: headers(d),
         },
         Kind::TookSnapshot => Body::TookSnapshot,
         Kind::LedgerMetrics => Body::LedgerMetrics {
@@ -741,10 +809,11 @@ fn body<F: Fields>(ns: &str, d: &F, k: Kind) -> Result<Option<Body>, LineError> 
                 })
                 .unwrap_or_default(),
         ),
-        Kind::TxsCollected => Body::TxsCollected(u64("count")?),
+        // Haskell `Int`s: real nodes have logged negative ones here.
+        Kind::TxsCollected => Body::TxsCollected(int("count")?),
         Kind::TxsProcessed => Body::TxsProcessed {
-            accepted: u64("accepted")?,
-            rejected: u64("rejected")?,
+            accepted: int("accepted")?,
+            rejected: int("rejected")?,
         },
         Kind::MempoolAddedTx | Kind::MempoolRemoveTxs => Body::MempoolTxs(
             d.sub_u64("mempoolSize", "numTxs")
@@ -780,6 +849,43 @@ fn body<F: Fields>(ns: &str, d: &F, k: Kind) -> Result<Option<Body>, LineError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_adoptions_headers_give_each_block_its_predecessor_and_place() {
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        let line = format!(
+            r#"{{"at":"2026-01-01T00:00:00Z","ns":"ChainDB.AddBlockEvent.AddedToCurrentChain","data":{{"headers":[{{"blockNo":"7","hash":"{b}","kind":"Header","prevHash":"{a}","slotNo":"70"}},{{"hash":"genesis"}}],"kind":"AddedToCurrentChain","newtip":"{b}@70"}},"sev":"Notice","thread":"1","host":"h"}}"#
+        );
+        let want = vec![
+            HeaderId {
+                hash: b.clone(),
+                prev: Some(a.clone()),
+                id: TipId {
+                    slot: Some(70),
+                    block_no: Some(7),
+                },
+            },
+            HeaderId {
+                hash: "genesis".into(),
+                prev: None,
+                id: TipId::default(),
+            },
+        ];
+        let mut reader = LineReader::default();
+        for l in [
+            parse_line(&line).unwrap(),
+            reader.read(line.as_bytes()).unwrap(),
+        ] {
+            let Line::Event(o, _, _) = l else {
+                panic!("not an event")
+            };
+            let Body::AddedToCurrentChain { headers, tip, .. } = o.body else {
+                panic!("not an adoption")
+            };
+            assert_eq!(headers, want);
+            assert_eq!(tip.slot, Some(70));
+        }
+    }
 
     #[test]
     fn cached_times_read_as_the_full_parser_reads_them() {

@@ -298,6 +298,9 @@ pub struct TimelineCounters {
     pub before_system_start: u64,
     /// `TxsProcessed` with no `TxsCollected` before it on its thread (no span added).
     pub processed_without_collected: u64,
+    /// Negative transaction counts (`TxsCollected`, `TxsProcessed`: Haskell `Int`s that real
+    /// nodes have logged below zero), added to their slot as 0.
+    pub negative_tx_counts: u64,
     /// Rows no event was logged for, filled in between (locli's patched slots).
     pub gap_slots: u64,
     /// Events for a slot before the newest row when they came (late or out-of-order lines).
@@ -349,6 +352,16 @@ fn count(c: &mut u16) {
 
 fn add32(c: &mut u32, n: u64) {
     *c = c.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+}
+
+impl TimelineBuilder {
+    /// A logged transaction count as added to a row: a negative one counts as 0, and is counted.
+    fn count(&mut self, n: i64) -> u64 {
+        u64::try_from(n).unwrap_or_else(|_| {
+            self.counters.negative_tx_counts += 1;
+            0
+        })
+    }
 }
 
 /// Keeps the earliest of a stage's times.
@@ -592,7 +605,8 @@ impl TimelineBuilder {
             }
             Body::TxsCollected(n) => {
                 if let Some(s) = self.time_slot(at) {
-                    add32(&mut self.row(s).txs_collected, *n);
+                    let n = self.count(*n);
+                    add32(&mut self.row(s).txs_collected, n);
                     if let Some(t) = o.thread {
                         self.collected_at.insert(t, at);
                     }
@@ -606,9 +620,10 @@ impl TimelineBuilder {
                 if collected.is_none() {
                     self.counters.processed_without_collected += 1;
                 }
+                let (accepted, rejected) = (self.count(*accepted), self.count(*rejected));
                 let r = self.row(s);
-                add32(&mut r.txs_accepted, *accepted);
-                add32(&mut r.txs_rejected, *rejected);
+                add32(&mut r.txs_accepted, accepted);
+                add32(&mut r.txs_rejected, rejected);
                 if let Some(t0) = collected {
                     let span = at.saturating_sub(t0) as f64 / 1e9;
                     r.span_txs_mem = OptF32::some(r.span_txs_mem.get().unwrap_or(0.0) + span);
@@ -1307,6 +1322,8 @@ mod tests {
                     block: "b".into(),
                     size: None,
                     chain_length_delta: 1,
+                    tip: Default::default(),
+                    headers: Vec::new(),
                 },
             )
         };

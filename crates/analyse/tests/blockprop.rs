@@ -49,6 +49,8 @@ fn adopt(ms: u64, hash: &str, size: Option<u64>) -> LogObject {
             block: hash.into(),
             size,
             chain_length_delta: 1,
+            tip: Default::default(),
+            headers: Vec::new(),
         },
     )
 }

@@ -34,6 +34,8 @@ fn adopted(at_ms: u64, hash: &str, delta: i64) -> LogObject {
             block: hash.into(),
             size: None,
             chain_length_delta: delta,
+            tip: Default::default(),
+            headers: Vec::new(),
         },
     )
 }
@@ -63,7 +65,14 @@ fn logs() -> Vec<(&'static str, Vec<LogObject>)> {
             vec![
                 adopted(10_600, "b1", 1),
                 adopted(20_090, "f2", 1),
-                ev(30_500, Body::SwitchedToAFork { block: "b3".into() }),
+                ev(
+                    30_500,
+                    Body::SwitchedToAFork {
+                        block: "b3".into(),
+                        tip: Default::default(),
+                        headers: Vec::new(),
+                    },
+                ),
             ],
         ),
         (
@@ -115,7 +124,7 @@ fn main_chain_forks_and_adoption_delays() {
         // c adopted b2 only as part of b3's two-block extension; d by its fork switch.
         assert_eq!(delays(1), [100, 10_400, 10_500]);
         assert_eq!(delays(2), [300, 400, 500]);
-        assert_eq!(chain.main[0].forger, "a");
+        assert_eq!(chain.main[0].forger.as_deref(), Some("a"));
         assert_eq!(
             chain.main[0].missing_adoptions(["a", "b", "c", "d", "e"].into_iter()),
             1,

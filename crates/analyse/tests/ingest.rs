@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use wb_analyse::event::{Body, LogObject};
+use wb_analyse::event::{Body, LogObject, TipId};
 use wb_analyse::ingest::{Line, LineError, parse_line};
 use wb_analyse::source::{host_of, read_host};
 
@@ -162,6 +162,10 @@ fn legacy_journal_and_quirky_envelopes() {
             LogObject {
                 body: Body::AddedToCurrentChain {
                     chain_length_delta: 2,
+                    tip: TipId {
+                        slot: Some(13),
+                        block_no: None
+                    },
                     ..
                 },
                 ..
@@ -323,4 +327,51 @@ fn reading_stops_when_the_sink_says_so() {
     // The stop came in the first file (smaller than a read chunk, so read whole): the second
     // was not read.
     assert_eq!(c.lines, 861);
+}
+
+/// Adoptions place their block: the slot from the `newtip` point, the number from the selection
+/// view in each real shape (`chainLength` of a `PraosChainSelectView`, `blockNo` of the newest
+/// `newSuffixSelectView`).
+#[test]
+fn adoptions_carry_the_new_tips_slot_and_number_in_every_real_shape() {
+    let tip_of = |name: &str, host: &str| -> Vec<(String, TipId)> {
+        let (_, events) = read(name, host);
+        events
+            .into_iter()
+            .filter_map(|e| match e.body {
+                Body::AddedToCurrentChain {
+                    block,
+                    size: None,
+                    tip,
+                    ..
+                } => Some((block, tip)),
+                _ => None,
+            })
+            .collect()
+    };
+    let producer = tip_of("block-producer-tracer-output.jsonl", "p1.example");
+    assert_eq!(producer.len(), 29);
+    assert_eq!(
+        producer[0],
+        (
+            "3002b6f091e64723880dbb457325b537d25288c1865dd54fdf4caaf589262898".into(),
+            TipId {
+                slot: Some(27),
+                block_no: Some(0)
+            }
+        )
+    );
+    assert!(
+        producer
+            .iter()
+            .all(|(_, t)| t.slot.is_some() && t.block_no.is_some())
+    );
+    let relay = tip_of("relay-adoption-2026-shape.jsonl", "lfl4");
+    assert_eq!(
+        relay[0].1,
+        TipId {
+            slot: Some(421),
+            block_no: Some(17)
+        }
+    );
 }

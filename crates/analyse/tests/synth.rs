@@ -4,7 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
+use wb_analyse::blockprop;
 use wb_analyse::chain::Chain;
+use wb_analyse::filter::Filters;
+use wb_analyse::genesis::{Genesis, GenesisSource};
 use wb_analyse::inventory::{HostLogs, HostSummary, group_by_host, summarise};
 use wb_analyse::synth::{Length, Options, Truth, generate};
 
@@ -83,8 +86,22 @@ fn the_analysis_finds_what_the_generator_wrote() {
     assert_eq!(chain.main.len(), truth.main.len());
     for (b, t) in chain.main.iter().zip(&truth.main) {
         assert_eq!(
-            (&b.hash, &b.prev, b.slot, b.block_no, &b.forger, b.forged_at),
-            (&t.hash, &t.prev, t.slot, t.block_no, &t.forger, t.forged_at)
+            (
+                &b.hash,
+                &b.prev,
+                b.slot,
+                b.block_no,
+                b.forger.as_deref(),
+                b.forged_at
+            ),
+            (
+                &t.hash,
+                &t.prev,
+                t.slot,
+                t.block_no,
+                Some(t.forger.as_str()),
+                Some(t.forged_at)
+            )
         );
         let adopted: std::collections::BTreeMap<String, u64> = b
             .observers
@@ -97,8 +114,8 @@ fn the_analysis_finds_what_the_generator_wrote() {
     assert_eq!(chain.forks.len(), truth.forks.len());
     for (f, t) in chain.forks.iter().zip(&truth.forks) {
         assert_eq!(
-            (&f.hash, f.block_no, f.slot, &f.forger),
-            (&t.hash, t.block_no, t.slot, &t.forger)
+            (&f.hash, f.block_no, f.slot, f.forger.as_deref()),
+            (&t.hash, t.block_no, t.slot, Some(t.forger.as_str()))
         );
         let by: Vec<&String> = t.adopted.keys().collect();
         assert_eq!(f.adopted_by.iter().collect::<Vec<_>>(), by);
@@ -179,4 +196,76 @@ fn host_order_and_rotation_points_change_nothing() {
         assert!(s.iter().all(|h| h.files == cuts.len() + 1));
         assert_eq!(essence(s, c), reference, "cuts {cuts:?}");
     }
+}
+
+/// A stake pool operator's view: one node's log of a two-node cluster in which each node forged
+/// about half the blocks. Every main-chain block is found, the other node's as observed ones
+/// (no forger in the logs), with this node's times to the nanosecond and its adoption since
+/// slot start in the per-block table.
+#[test]
+fn one_nodes_log_alone_gives_every_block_the_others_as_observed() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Options {
+        hosts: 2,
+        length: Length::Slots(400),
+        seed: 5,
+        active_slot_coeff: 0.1,
+        ..Options::default()
+    };
+    let truth = generate(&o, dir.path(), 2).unwrap();
+    let all = group_by_host(&files_under(dir.path()));
+    let (_, full) = summarise(&all, 2).unwrap();
+    let alone: Vec<HostLogs> = all.into_iter().filter(|h| h.host == "node-0").collect();
+    let (_, part) = summarise(&alone, 1).unwrap();
+
+    let hashes = |c: &Chain| c.main.iter().map(|b| b.hash.clone()).collect::<Vec<_>>();
+    let want: Vec<String> = truth.main.iter().map(|b| b.hash.clone()).collect();
+    assert_eq!(hashes(&part), want, "every main-chain block, in order");
+    assert_eq!(hashes(&full), want);
+    assert!(part.unchained.is_empty(), "node-0's blocks are chained");
+    let theirs = truth.main.iter().filter(|t| t.forger == "node-1").count();
+    assert!(theirs >= 5 && truth.main.len() - theirs >= 5, "both forged");
+
+    let g = Genesis {
+        system_start: o.start,
+        slot_length: o.slot_ms * 1_000_000,
+        epoch_length: None,
+        security_param: None,
+        active_slots_coeff: None,
+        max_block_body_size: None,
+        source: GenesisSource::Inferred { checks: 0 },
+    };
+    let (bp, rows) = blockprop::compute(&part, &["node-0".to_owned()], &g, &Filters::default());
+    assert_eq!(
+        (bp.blocks_forged_in_logs, bp.blocks_observed_only),
+        (truth.main.len() - theirs, theirs)
+    );
+    for (i, ((b, t), row)) in part.main.iter().zip(&truth.main).zip(&rows).enumerate() {
+        assert_eq!((b.slot, b.block_no), (t.slot, t.block_no), "block {i}");
+        if i > 0 {
+            assert_eq!(b.prev, t.prev, "block {i}'s predecessor");
+        }
+        if t.forger == "node-0" {
+            assert_eq!(b.forger.as_deref(), Some("node-0"));
+            assert_eq!(b.forged_at, Some(t.forged_at));
+            continue;
+        }
+        assert_eq!(
+            (b.forger.as_deref(), b.forged_at),
+            (None, None),
+            "block {i}"
+        );
+        // node-0's times: exactly those the whole cluster's analysis has.
+        let mine = b.observers["node-0"];
+        assert_eq!(mine, full.main[i].observers["node-0"], "block {i}");
+        assert_eq!(mine.adopted, Some(t.adopted["node-0"]));
+        assert!(mine.header.is_some() && mine.requested.is_some() && mine.fetched.is_some());
+        // One node: every adoption centile is its adoption, since the slot's start.
+        let since = (t.adopted["node-0"] - g.slot_start(t.slot)) as f64 / 1e9;
+        assert_eq!(row.propagation[0], Some(since), "block {i}");
+        assert_eq!(row.forger, None);
+        assert!(row.forger_phases.iter().all(Option::is_none));
+    }
+    // The first peer notice is the observer's header for the other node's blocks.
+    assert!(bp.cdfs["cdfPeerNoticeFirst"].size >= theirs - 1);
 }
