@@ -29,6 +29,8 @@ pub struct Options {
     pub run: Option<PathBuf>,
     /// Hosts read at once.
     pub threads: usize,
+    /// Cores of the machines the logs come from, if known.
+    pub cores: Option<usize>,
 }
 
 /// Why the analysis could not be made.
@@ -139,6 +141,11 @@ pub fn analyse(hosts: &[HostLogs], opts: &Options, out: &Path) -> Result<Analysi
     let t_genesis = t0.elapsed().as_secs_f64();
     let filters = resolve_filters(opts, &ctx)?;
     filters.check(&genesis)?;
+    // A run's machine is in its manifest.
+    let cores = opts.cores.or_else(|| {
+        let cpus = ctx.meta.as_ref()?.get("manifest")?.get("cpus")?.as_u64()?;
+        usize::try_from(cpus).ok()
+    });
     let slots_csv = out.join("slots.csv");
     mkdir(out)?;
     let (results, chain) = pass(
@@ -148,6 +155,7 @@ pub fn analyse(hosts: &[HostLogs], opts: &Options, out: &Path) -> Result<Analysi
             genesis: Some(&genesis),
             filters: &filters,
             slots_csv: Some(&slots_csv),
+            cores,
         },
     )?;
     let t_hosts = t0.elapsed().as_secs_f64() - t_genesis;
@@ -369,6 +377,9 @@ pub fn render(a: &Analysis) -> String {
         );
         for sample in &s.counts.bad_samples {
             let _ = writeln!(o, "    bad line: {sample}");
+        }
+        for n in &s.not_measured {
+            let _ = writeln!(o, "    {} not measured: {}", n.metric, n.reason);
         }
     }
     let g = &a.genesis;

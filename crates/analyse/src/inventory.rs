@@ -15,10 +15,10 @@ use crate::event::Body;
 use crate::filter::{Filters, SlotFacts};
 use crate::genesis::Genesis;
 use crate::machperf::MachPerf;
-use crate::resources::Accumulator;
+use crate::resources::{Accumulator, NotMeasured, SampleCheck};
 use crate::source::{Counts, SourceError, host_of, read_host};
 use crate::summary::GeneratorFigures;
-use crate::timeline::{SlotStats, TimelineBuilder, TimelineCounters, write_csv};
+use crate::timeline::{OptF32, SlotStats, TimelineBuilder, TimelineCounters, write_csv};
 
 /// A host and its log files.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,6 +246,9 @@ pub struct HostSummary {
     pub cpu_pct_mean: Option<f64>,
     /// Largest resident set, MiB.
     pub rss_mib_max: Option<f64>,
+    /// Resource metrics its samples cannot have measured (a stuck CPU counter, an RSS of 0),
+    /// with the reason: left out of its figures and tables, never averaged in as 0.
+    pub not_measured: Vec<NotMeasured>,
     /// The generator's summary, if this host is a generator that logged one.
     pub generator: Option<GeneratorFigures>,
     /// First event time, ns since the Unix epoch.
@@ -270,6 +273,9 @@ pub struct PassContext<'a> {
     /// Where to write the hosts' per-slot tables, one after the other in host order under one
     /// header, if anywhere.
     pub slots_csv: Option<&'a Path>,
+    /// The cores of the machines the logs come from, if known (CPU above 100 % × cores is not
+    /// measured).
+    pub cores: Option<usize>,
 }
 
 /// What one host's pass found, besides its view of the chain.
@@ -320,6 +326,7 @@ pub fn pass_host(h: &HostLogs, ctx: PassContext<'_>) -> Result<HostPass, PassErr
     };
     let (mut first, mut last) = (None::<u64>, None::<u64>);
     let mut acc = Accumulator::default();
+    let mut check = SampleCheck::default();
     let (mut cpu_sum, mut cpu_dt) = (0.0, 0.0);
     let mut view = MachView::new(&h.host);
     let mut timeline = ctx.genesis.map(TimelineBuilder::new);
@@ -361,7 +368,9 @@ pub fn pass_host(h: &HostLogs, ctx: PassContext<'_>) -> Result<HostPass, PassErr
                 s.resource_samples += 1;
                 let rss = r.rss as f64 / (1024.0 * 1024.0);
                 s.rss_mib_max = Some(s.rss_mib_max.map_or(rss, |m| m.max(rss)));
-                if let Some(rate) = acc.push(o.at, *r) {
+                let rate = acc.push(o.at, (*r).clone());
+                check.push(o.at, &r, rate.as_ref());
+                if let Some(rate) = rate {
                     cpu_sum += rate.cpu_pct * rate.dt;
                     cpu_dt += rate.dt;
                 }
@@ -369,7 +378,13 @@ pub fn pass_host(h: &HostLogs, ctx: PassContext<'_>) -> Result<HostPass, PassErr
             _ => {}
         }
     })?;
-    s.cpu_pct_mean = (cpu_dt > 0.0).then(|| cpu_sum / cpu_dt);
+    s.not_measured = check.verdict(ctx.cores);
+    let unmeasured = |metric| s.not_measured.iter().any(|n| n.metric == metric);
+    let (no_cpu, no_rss) = (unmeasured("CentiCpu"), unmeasured("RSS"));
+    s.cpu_pct_mean = (cpu_dt > 0.0 && !no_cpu).then(|| cpu_sum / cpu_dt);
+    if no_rss {
+        s.rss_mib_max = None;
+    }
     (s.first_ns, s.last_ns) = (first, last);
     s.first_at = first.map(wb_trace::time::machine_time);
     s.last_at = last.map(wb_trace::time::machine_time);
@@ -380,7 +395,15 @@ pub fn pass_host(h: &HostLogs, ctx: PassContext<'_>) -> Result<HostPass, PassErr
     };
     let mut slot_rows = None;
     if let (Some(t), Some(g)) = (timeline, ctx.genesis) {
-        let t = t.finish();
+        let mut t = t.finish();
+        for r in t.rows.iter_mut().filter(|_| no_cpu || no_rss) {
+            if no_cpu {
+                r.resources.cpu_pct = OptF32::NONE;
+            }
+            if no_rss {
+                r.resources.rss_mib = OptF32::NONE;
+            }
+        }
         let kept: Vec<&SlotStats> = t
             .rows
             .iter()
@@ -402,7 +425,9 @@ pub fn pass_host(h: &HostLogs, ctx: PassContext<'_>) -> Result<HostPass, PassErr
                     .expect("writing into memory cannot fail");
                 slot_rows = Some(rows);
             }
-            result.machperf = Some(MachPerf::new(&h.host, kept, g));
+            let mut m = MachPerf::new(&h.host, kept, g);
+            m.not_measured = result.summary.not_measured.clone();
+            result.machperf = Some(m);
         }
         result.summary.timeline = Some(t.counters);
     }
@@ -529,6 +554,7 @@ pub fn summarise(
         genesis: None,
         filters: &filters,
         slots_csv: None,
+        cores: None,
     };
     let (results, chain) = pass(hosts, threads, ctx)?;
     Ok((results.into_iter().map(|r| r.summary).collect(), chain))

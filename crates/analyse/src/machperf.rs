@@ -273,6 +273,10 @@ pub struct MachPerf {
     /// Per metric id of [`FIELDS`], its distribution at [`STD_CENTILES`].
     #[serde(flatten)]
     pub cdfs: BTreeMap<&'static str, Cdf>,
+    /// Resource metrics the host's samples cannot have measured, and why (their
+    /// distributions are absent, not zeros).
+    #[serde(rename = "notMeasured", skip_serializing_if = "Vec::is_empty")]
+    pub not_measured: Vec<crate::resources::NotMeasured>,
 }
 
 /// Maximal runs of consecutive slots meeting the span condition, as (first, last) slots.
@@ -352,14 +356,21 @@ impl MachPerf {
         put("NetWr", some(&|r| r.resources.net_wr_kib_s.get()), false);
         put("FsRd", some(&|r| r.resources.fs_rd_kib_s.get()), false);
         put("FsWr", some(&|r| r.resources.fs_wr_kib_s.get()), false);
-        let spans = cpu_spans(rows.iter().copied());
+        // Without any CPU figure (no samples, or a counter not measured) every slot would
+        // count as busy: no spans then.
+        let cpu_measured = rows.iter().any(|r| r.resources.cpu_pct.is_some());
+        let spans = if cpu_measured {
+            cpu_spans(rows.iter().copied())
+        } else {
+            Vec::new()
+        };
         let len = |(f, l): (u64, u64)| (l - f) as f64;
         put(
             "cdfSpanLensCpu",
             spans.iter().map(|s| len(*s)).collect(),
-            true,
+            cpu_measured,
         );
-        if let Some(el) = genesis.epoch_length.filter(|e| *e > 3) {
+        if let Some(el) = genesis.epoch_length.filter(|e| *e > 3 && cpu_measured) {
             // The last epoch whose slot `off` lies in the span, if any.
             let epoch_at = |(f, l): (u64, u64), off: u64| {
                 (f / el..=l / el)
@@ -384,6 +395,7 @@ impl MachPerf {
             host: host.to_owned(),
             slots: rows.len(),
             cdfs,
+            not_measured: Vec::new(),
         }
     }
 }

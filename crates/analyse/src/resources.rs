@@ -5,6 +5,14 @@
 //! samples, so "per second" holds whatever the sampling period. A counter going backwards (the
 //! process restarted) starts a new base instead of producing an absurd delta.
 
+//!
+//! Counters that cannot be right are caught ([`SampleCheck`]): a CPU counter that never moves
+//! while the process works (real nodes have logged `CentiCpu` 429496 in every sample), CPU
+//! above 100 % of every core, a resident set of 0. Such a metric is "not measured", with the
+//! reason; it is never averaged in as 0.
+
+use serde::Serialize;
+
 use crate::event::ResourceSample;
 
 /// One interval's resource use.
@@ -99,6 +107,94 @@ impl Accumulator {
     }
 }
 
+/// A resource metric a host's samples cannot have measured, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NotMeasured {
+    /// The metric (locli's id: `CentiCpu`, `RSS`).
+    pub metric: &'static str,
+    /// Why its values cannot be right.
+    pub reason: String,
+}
+
+/// Samples this many seconds apart with a frozen CPU counter are a stuck counter, even if no
+/// other counter shows the process working.
+const STUCK_CPU_SPAN_S: f64 = 60.0;
+
+/// Watches one host's samples for counters that cannot be right.
+#[derive(Debug, Default)]
+pub struct SampleCheck {
+    samples: u64,
+    /// (time, CentiCpu, Alloc, CentiMut) of the first sample.
+    first: Option<(u64, u64, u64, Option<u64>)>,
+    last: Option<(u64, u64, u64, Option<u64>)>,
+    cpu_moved: bool,
+    rss_zero: u64,
+    /// The highest interval CPU, percent of one core.
+    cpu_max_pct: f64,
+}
+
+impl SampleCheck {
+    /// Takes a sample and the rates it ended, if any.
+    pub fn push(&mut self, at: u64, s: &ResourceSample, rates: Option<&ResourceRates>) {
+        self.samples += 1;
+        let now = (at, s.centi_cpu, s.alloc, s.centi_mut);
+        let first = *self.first.get_or_insert(now);
+        self.cpu_moved |= s.centi_cpu != first.1;
+        self.last = Some(now);
+        self.rss_zero += u64::from(s.rss == 0);
+        if let Some(r) = rates {
+            self.cpu_max_pct = self.cpu_max_pct.max(r.cpu_pct);
+        }
+    }
+
+    /// The metrics that were not measured, given the machine's cores if known.
+    pub fn verdict(&self, cores: Option<usize>) -> Vec<NotMeasured> {
+        let mut out = Vec::new();
+        if let (Some(f), Some(l)) = (self.first, self.last) {
+            let span = l.0.saturating_sub(f.0) as f64 / 1e9;
+            let working = l.2 > f.2 || l.3.zip(f.3).is_some_and(|(a, b)| a > b);
+            if self.samples >= 3 && !self.cpu_moved && (working || span >= STUCK_CPU_SPAN_S) {
+                out.push(NotMeasured {
+                    metric: "CentiCpu",
+                    reason: format!(
+                        "the CPU counter is stuck at {} in all {} samples over {span:.0} s{}",
+                        f.1,
+                        self.samples,
+                        if working {
+                            " while the process allocated memory"
+                        } else {
+                            ""
+                        }
+                    ),
+                });
+            }
+        }
+        if let Some(c) = cores.filter(|c| *c > 0) {
+            // A little over the limit is sampling jitter.
+            let limit = 100.0 * c as f64 * 1.05;
+            if self.cpu_max_pct > limit && !out.iter().any(|n| n.metric == "CentiCpu") {
+                out.push(NotMeasured {
+                    metric: "CentiCpu",
+                    reason: format!(
+                        "CPU reached {:.0} % of a core in one interval, more than {c} cores can do",
+                        self.cpu_max_pct
+                    ),
+                });
+            }
+        }
+        if self.rss_zero > 0 {
+            out.push(NotMeasured {
+                metric: "RSS",
+                reason: format!(
+                    "a resident set of 0 bytes in {} of {} samples (a running process has one)",
+                    self.rss_zero, self.samples
+                ),
+            });
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +232,44 @@ mod tests {
         assert_eq!(r.cpu_pct, 100.0);
         // A sample not after the previous one is a base too.
         assert_eq!(a.push(14 * s, sample(200, 100, 0)), None);
+    }
+
+    fn check(samples: &[(u64, ResourceSample)], cores: Option<usize>) -> Vec<&'static str> {
+        let mut acc = Accumulator::default();
+        let mut c = SampleCheck::default();
+        for (at, smp) in samples {
+            let r = acc.push(*at, smp.clone());
+            c.push(*at, smp, r.as_ref());
+        }
+        c.verdict(cores).iter().map(|n| n.metric).collect()
+    }
+
+    #[test]
+    fn counters_that_cannot_be_right_are_not_measured() {
+        let s = 1_000_000_000u64;
+        // The real quirk: CentiCpu frozen while the node allocates.
+        let stuck: Vec<_> = (0..5)
+            .map(|i| (i * 5 * s, sample(429_496, (1 << 30) + i * (64 << 20), 0)))
+            .collect();
+        assert_eq!(check(&stuck, None), ["CentiCpu"]);
+        // An idle process, briefly: a constant counter is believable.
+        let idle: Vec<_> = (0..3).map(|i| (i * s, sample(50, 1 << 20, 0))).collect();
+        assert!(check(&idle, None).is_empty());
+        // Idle for minutes without a tick is not.
+        let long: Vec<_> = (0..3)
+            .map(|i| (i * 60 * s, sample(50, 1 << 20, 0)))
+            .collect();
+        assert_eq!(check(&long, None), ["CentiCpu"]);
+        // 300 % of a core on a 2-core machine; fine on 4.
+        let busy: Vec<_> = (0..3)
+            .map(|i| (i * s, sample(1000 + i * 300, (1 << 20) + i, 0)))
+            .collect();
+        assert_eq!(check(&busy, Some(2)), ["CentiCpu"]);
+        assert!(check(&busy, Some(4)).is_empty());
+        assert!(check(&busy, None).is_empty());
+        // A resident set of 0.
+        let mut zero = busy.clone();
+        zero[1].1.rss = 0;
+        assert_eq!(check(&zero, None), ["RSS"]);
     }
 }

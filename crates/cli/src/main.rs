@@ -98,9 +98,11 @@ enum Command {
     /// generator, watch them to the scenario's end, stop everything, record how every process
     /// ended. `wb run list|show|stop|rm` manage runs.
     Run(RunCmd),
-    /// Analyse logs: a run directory (`wb analyse RUN`, a path, a tag or `current`) or any
-    /// cluster's log files (`wb analyse logs FILES…`). So far: every line of every host read and
-    /// accounted for, with spans, blocks and resource use per host (`analysis/logs.json`).
+    /// Analyse logs (locli): a run directory (`wb analyse RUN`, a path, a tag or `current`) or
+    /// any cluster's logs, partial ones and real cardano-node logs included (`wb analyse logs
+    /// FILES-OR-DIRS…`): block propagation, machine and cluster performance, the run summary,
+    /// per-block and per-slot tables and the data dictionary, into `analysis/`; `variance`
+    /// combines runs, `synth` writes logs with known answers.
     Analyse(AnalyseCmd),
     /// Check a trace configuration and print how it resolves for every namespace.
     TraceConfig {
@@ -214,6 +216,10 @@ struct AnalyseCmd {
     /// A chain filter as a JSON expression (locli's syntax, plus `COr`); repeatable.
     #[arg(long = "filter-expr", global = true)]
     filter_exprs: Vec<String>,
+    /// Cores of the machines the logs come from (default: a run's manifest): CPU above
+    /// 100 % × cores is reported as not measured.
+    #[arg(long, global = true)]
+    cores: Option<usize>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -312,6 +318,7 @@ fn analyse_cmd(cmd: AnalyseCmd) -> anyhow::Result<()> {
         genesis: cmd.genesis,
         filters: cmd.filters,
         filter_exprs: cmd.filter_exprs,
+        cores: cmd.cores,
         ..Default::default()
     };
     match cmd.action {
@@ -580,8 +587,20 @@ fn profile(action: ProfileAction) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+/// Errors are the user's (a missing file, a bad profile, logs that do not fit their genesis):
+/// one message with its causes, never a backtrace, whatever `RUST_BACKTRACE` says. Bugs panic,
+/// and a panic keeps its backtrace.
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::TraceDocs {
             config,
