@@ -19,8 +19,13 @@ use crate::summary::{self, RunContext, Summary};
 /// What to analyse and how.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// A Shelley genesis file (else the run's, else inferred from the logs).
+    /// A Shelley genesis file (else the run's, else `network`'s, else the network whose magic
+    /// the logs state, else inferred from the logs).
     pub genesis: Option<PathBuf>,
+    /// A public network by name (`mainnet`, `preprod`, `preview`, `sanchonet`).
+    pub network: Option<String>,
+    /// Keep slot-relative figures although the genesis does not fit the logs.
+    pub force: bool,
     /// Chain filters by built-in name or file.
     pub filters: Vec<String>,
     /// Chain filters as JSON expressions.
@@ -42,6 +47,21 @@ pub enum AnalysisError {
     /// The genesis.
     #[error(transparent)]
     Genesis(#[from] GenesisError),
+    /// The genesis does not fit the logs: slot-relative figures would be nonsense.
+    #[error(
+        "{genesis} does not fit these logs: {why}; slot-relative figures refused (pass the logs' own genesis with --genesis, or --force to keep them)"
+    )]
+    Misfit {
+        /// Which genesis.
+        genesis: String,
+        /// What does not fit, naming the first offending block or line.
+        why: String,
+    },
+    /// Filters need slot timing, and there is none.
+    #[error(
+        "chain filters need slot timing, and these logs have none (pass --genesis or --network)"
+    )]
+    FiltersWithoutTiming,
     /// A filter.
     #[error(transparent)]
     Filter(#[from] FilterError),
@@ -69,8 +89,8 @@ pub struct Analysis {
     pub clusterperf: ClusterPerf,
     /// The chain.
     pub chain: Chain,
-    /// The chain's timing.
-    pub genesis: Genesis,
+    /// The chain's timing, if any could be had.
+    pub genesis: Option<Genesis>,
     /// Block propagation.
     pub blockprop: BlockProp,
     /// Per main-chain block figures.
@@ -81,18 +101,106 @@ pub struct Analysis {
     pub timings: Vec<(&'static str, f64)>,
 }
 
-/// The genesis: the given file, the run's `genesis/genesis.json`, or inferred from the logs.
-fn resolve_genesis(hosts: &[HostLogs], opts: &Options) -> Result<Genesis, GenesisError> {
+/// The genesis: the given file, the run's `genesis/genesis.json`, the named network, the
+/// network whose magic the logs state, or inferred from the leadership checks; none when the
+/// logs have too few (the number they have is handed back).
+fn resolve_genesis(
+    hosts: &[HostLogs],
+    opts: &Options,
+) -> Result<Result<Genesis, usize>, GenesisError> {
     if let Some(g) = &opts.genesis {
-        return Genesis::read(g);
+        return Genesis::read(g).map(Ok);
     }
     if let Some(run) = &opts.run {
         let g = run.join("genesis/genesis.json");
         if g.is_file() {
-            return Genesis::read(&g);
+            return Genesis::read(&g).map(Ok);
         }
     }
-    Genesis::infer_from_logs(hosts)
+    if let Some(n) = &opts.network {
+        return Genesis::network(n).map(Ok);
+    }
+    if let Some(g) = crate::genesis::magic_in_logs(hosts).and_then(Genesis::network_of_magic) {
+        return Ok(Ok(g));
+    }
+    match Genesis::infer_from_logs(hosts) {
+        Ok(g) => Ok(Ok(g)),
+        Err(GenesisError::TooFewChecks(n)) => Ok(Err(n)),
+        Err(e) => Err(e),
+    }
+}
+
+/// A block's events further than this before its slot's start are taken as misplaced (closer
+/// ones may be clock skew between hosts).
+const EARLY_TOLERANCE_NS: u64 = 100_000_000;
+/// A block with more than this share of its events before its slot's start does not fit.
+const EARLY_SHARE: f64 = 0.05;
+/// Leadership checks this far from their slot's start mean another chain's timing.
+const CHECK_DISTANCE_NS: u64 = 3_600 * 1_000_000_000;
+
+/// Whether `g` fits the logs: no block with more than a few percent of its events (forge,
+/// headers, fetches, adoptions) well before its slot's start, no leadership check hours away
+/// from its slot. A genesis inferred from the logs fits by construction.
+fn check_fit(g: &Genesis, chain: &Chain, hosts: &[HostLogs]) -> Result<(), String> {
+    if matches!(g.source, GenesisSource::Inferred { .. }) {
+        return Ok(());
+    }
+    let when = |t: u64| wb_trace::time::machine_time(t);
+    for b in &chain.main {
+        let start = g.slot_start(b.slot);
+        let times: Vec<u64> = b
+            .forged_at
+            .into_iter()
+            .chain(
+                b.observers
+                    .values()
+                    .flat_map(|o| [o.header, o.fetched, o.adopted])
+                    .flatten(),
+            )
+            .collect();
+        let early: Vec<u64> = times
+            .iter()
+            .copied()
+            .filter(|t| t + EARLY_TOLERANCE_NS < start)
+            .collect();
+        if !times.is_empty() && early.len() as f64 > EARLY_SHARE * times.len() as f64 {
+            let first = early.iter().min().copied().unwrap_or(start);
+            return Err(format!(
+                "block {} (slot {}) has {} of its {} events before its slot starts ({}), the first at {}, {:.0} s early",
+                b.hash,
+                b.slot,
+                early.len(),
+                times.len(),
+                when(start),
+                when(first),
+                (start - first) as f64 / 1e9
+            ));
+        }
+    }
+    for h in hosts {
+        let checks = crate::genesis::first_checks(h);
+        if let Some(&(slot, at)) = checks
+            .iter()
+            .find(|(slot, at)| g.slot_start(*slot).abs_diff(*at) > CHECK_DISTANCE_NS)
+        {
+            let first_block = chain.main.first().map_or(String::new(), |b| {
+                format!(
+                    "; the first block, {} (slot {}), would have started at {}",
+                    b.hash,
+                    b.slot,
+                    when(g.slot_start(b.slot))
+                )
+            });
+            return Err(format!(
+                "{}: the leadership check of slot {slot} was logged at {}, {:.1} hours from its slot's start ({}){first_block}",
+                h.host,
+                when(at),
+                g.slot_start(slot).abs_diff(at) as f64 / 3.6e12,
+                when(g.slot_start(slot))
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The filters asked for, plus the run profile's `analysis.filters` and `analysis.filter_exprs`.
@@ -137,10 +245,17 @@ pub fn analyse(hosts: &[HostLogs], opts: &Options, out: &Path) -> Result<Analysi
         .map(RunContext::read)
         .unwrap_or_default();
     let t0 = std::time::Instant::now();
-    let genesis = resolve_genesis(hosts, opts)?;
+    let (genesis, checks_found) = match resolve_genesis(hosts, opts)? {
+        Ok(g) => (Some(g), None),
+        Err(n) => (None, Some(n)),
+    };
     let t_genesis = t0.elapsed().as_secs_f64();
     let filters = resolve_filters(opts, &ctx)?;
-    filters.check(&genesis)?;
+    match &genesis {
+        Some(g) => filters.check(g)?,
+        None if !filters.0.is_empty() => return Err(AnalysisError::FiltersWithoutTiming),
+        None => {}
+    }
     // A run's machine is in its manifest.
     let cores = opts.cores.or_else(|| {
         let cpus = ctx.meta.as_ref()?.get("manifest")?.get("cpus")?.as_u64()?;
@@ -152,7 +267,7 @@ pub fn analyse(hosts: &[HostLogs], opts: &Options, out: &Path) -> Result<Analysi
         hosts,
         opts.threads.max(1),
         PassContext {
-            genesis: Some(&genesis),
+            genesis: genesis.as_ref(),
             filters: &filters,
             slots_csv: Some(&slots_csv),
             cores,
@@ -174,9 +289,28 @@ pub fn analyse(hosts: &[HostLogs], opts: &Options, out: &Path) -> Result<Analysi
         .collect();
     let nodes = machperf.iter().filter(|m| cluster.contains(&m.host));
     let clusterperf = ClusterPerf::combine(nodes);
-    let (bp, blocks) = blockprop::compute(&chain, &cluster, &genesis, &filters);
+    let mut warnings = Vec::new();
+    if let Some(g) = &genesis {
+        if let Err(why) = check_fit(g, &chain, hosts) {
+            if !opts.force {
+                // Nothing of a refused analysis is left behind.
+                let _ = std::fs::remove_file(&slots_csv);
+                return Err(AnalysisError::Misfit {
+                    genesis: g.describe(),
+                    why,
+                });
+            }
+            warnings.push(format!(
+                "{} does not fit these logs ({why}); slot-relative figures kept because of --force",
+                g.describe()
+            ));
+        }
+    }
+    let (bp, blocks) = blockprop::compute(&chain, &cluster, genesis.as_ref(), &filters);
     let names = filters.0.iter().map(|f| f.name.clone()).collect();
-    let summary = summary::compute(&summaries, &bp, &genesis, names, &ctx);
+    let mut summary = summary::compute(&summaries, &bp, genesis.as_ref(), names, &ctx);
+    summary.missing = summary::missing(&summaries, &bp, checks_found);
+    summary.warnings = warnings;
     Ok(Analysis {
         hosts: summaries,
         machperf,
@@ -382,16 +516,22 @@ pub fn render(a: &Analysis) -> String {
             let _ = writeln!(o, "    {} not measured: {}", n.metric, n.reason);
         }
     }
-    let g = &a.genesis;
-    let _ = match &g.source {
-        GenesisSource::File { path } => {
-            writeln!(o, "genesis: {path} (slot {} s)", g.slot_length as f64 / 1e9)
-        }
-        GenesisSource::Inferred { checks } => writeln!(
+    let _ = match a.genesis.as_ref().map(|g| (g, &g.source)) {
+        Some((g, GenesisSource::Inferred { checks })) => writeln!(
             o,
             "genesis: none given — slot length {} s and system start {} inferred from {checks} leadership checks",
             g.slot_length as f64 / 1e9,
             wb_trace::time::machine_time(g.system_start)
+        ),
+        Some((g, _)) => writeln!(
+            o,
+            "genesis: {} (slot {} s)",
+            g.describe(),
+            g.slot_length as f64 / 1e9
+        ),
+        None => writeln!(
+            o,
+            "genesis: none — no genesis file, no --network, no network magic in the logs and too few leadership checks: figures relative to slot starts are missing (below)"
         ),
     };
     let bp = &a.blockprop;
@@ -469,6 +609,12 @@ pub fn render(a: &Analysis) -> String {
             g.requested_tps
                 .map_or(String::new(), |r| format!(" of {r:.2} requested"))
         );
+    }
+    for m in &a.summary.missing {
+        let _ = writeln!(o, "missing: {} — {}", m.metrics.join(", "), m.reason);
+    }
+    for w in &a.summary.warnings {
+        let _ = writeln!(o, "warning: {w}");
     }
     let bad: u64 = a.hosts.iter().map(|s| s.counts.bad).sum();
     let lines: u64 = a.hosts.iter().map(|s| s.counts.lines).sum();

@@ -302,10 +302,10 @@ fn secs(from: Option<u64>, to: Option<u64>) -> Option<f64> {
     Some(delta(from?, to?))
 }
 
-fn forger_phases(b: &Block, slot_start: u64) -> [Option<f64>; 12] {
+fn forger_phases(b: &Block, slot_start: Option<u64>) -> [Option<f64>; 12] {
     let st = &b.stages;
     let f = &b.by_forger;
-    let start = Some(slot_start);
+    let start = slot_start;
     let forged = b.forged_at;
     [
         secs(start, st.started),
@@ -339,10 +339,12 @@ fn valid(o: &Observed) -> bool {
 }
 
 /// Computes block propagation over `chain`; `cluster` names every node (forgers and observers).
+/// Without a genesis the figures relative to slot starts are missing (the filters, which need
+/// one, must be empty then).
 pub fn compute(
     chain: &Chain,
     cluster: &[String],
-    genesis: &Genesis,
+    genesis: Option<&Genesis>,
     filters: &Filters,
 ) -> (BlockProp, Vec<BlockRow>) {
     let mut battles: HashMap<u64, u64> = HashMap::new();
@@ -366,7 +368,7 @@ pub fn compute(
     };
     let last = chain.main.len().saturating_sub(1);
     for (i, b) in chain.main.iter().enumerate() {
-        let slot_start = genesis.slot_start(b.slot);
+        let slot_start = genesis.map(|g| g.slot_start(b.slot));
         let phases = forger_phases(b, slot_start);
         let adoptions = b.observers.values().filter(|o| o.adopted.is_some()).count();
         let mut adopted: Vec<f64> = b
@@ -374,7 +376,7 @@ pub fn compute(
             .values()
             .filter_map(|o| o.adopted)
             .chain(b.by_forger.adopted)
-            .map(|t| delta(slot_start, t))
+            .filter_map(|t| secs(slot_start, Some(t)))
             .collect();
         adopted.sort_by(f64::total_cmp);
         let propagation = ADOPTION_CENTILES.map(|c| {
@@ -399,8 +401,9 @@ pub fn compute(
             adoptions: adoptions as u64,
             non_negative,
         };
-        let mut rejected_by: Vec<String> = filters
-            .block_rejections(&facts, genesis)
+        let mut rejected_by: Vec<String> = genesis
+            .map(|g| filters.block_rejections(&facts, g))
+            .unwrap_or_default()
             .into_iter()
             .map(str::to_owned)
             .collect();
@@ -416,11 +419,7 @@ pub fn compute(
                 take(f.id, v);
             }
             let first = |get: fn(&Observed) -> Option<u64>| {
-                b.observers
-                    .values()
-                    .filter_map(get)
-                    .min()
-                    .map(|t| delta(slot_start, t))
+                secs(slot_start, b.observers.values().filter_map(get).min())
             };
             take("cdfPeerNoticeFirst", first(|o| o.header));
             take("cdfPeerFetchFirst", first(|o| o.fetched));
@@ -444,13 +443,16 @@ pub fn compute(
             hash: b.hash.clone(),
             forger: b.forger.clone(),
             size: b.size,
-            block_gap: i.checked_sub(1).map(|p| {
-                let a = &chain.main[p];
-                match (a.forged_at, b.forged_at) {
-                    (Some(x), Some(y)) => delta(x, y),
-                    _ => delta(genesis.slot_start(a.slot), slot_start),
-                }
-            }),
+            block_gap: i
+                .checked_sub(1)
+                .map(|p| {
+                    let a = &chain.main[p];
+                    match (a.forged_at, b.forged_at) {
+                        (Some(x), Some(y)) => Some(delta(x, y)),
+                        _ => secs(genesis.map(|g| g.slot_start(a.slot)), slot_start),
+                    }
+                })
+                .flatten(),
             battles: battles.get(&b.block_no).copied().unwrap_or(0),
             forger_phases: phases,
             observers: b.observers.len(),

@@ -464,6 +464,7 @@ mod tests {
             security_param: Some(10),
             active_slots_coeff: Some(0.1),
             max_block_body_size: Some(1000),
+            byron: None,
             source: GenesisSource::Inferred { checks: 0 },
         }
     }
@@ -565,6 +566,7 @@ mod tests {
         assert!(e.contains("no-such-filter") && e.contains("unitary"), "{e}");
         let no_max = Genesis {
             max_block_body_size: None,
+            byron: None,
             ..genesis()
         };
         let f = Filters::load(&["size-full".into()], &[]).unwrap();

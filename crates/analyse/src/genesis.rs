@@ -1,6 +1,9 @@
 //! The chain's time: slot length, system start, epoch length and the parameters the metrics need,
-//! read from a Shelley genesis file or, for logs that come without one, inferred from the
-//! leadership checks (every slot's check happens just after the slot starts).
+//! read from a Shelley genesis file, taken from a public network's published genesis (by name,
+//! or by the network magic a node logs at start-up) or, for logs that come without either,
+//! inferred from the leadership checks (every slot's check happens just after the slot starts).
+//! A public network began in Byron (20 s slots) and its slot numbers count those slots too: the
+//! Byron prefix is part of the timing.
 
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -20,6 +23,13 @@ pub enum GenesisSource {
     File {
         /// Its path.
         path: String,
+    },
+    /// A public network's published genesis.
+    Network {
+        /// Its name (`mainnet`, `preprod`, `preview`, `sanchonet`).
+        name: String,
+        /// The network magic it was recognised by, when taken from the logs.
+        magic_in_logs: Option<u64>,
     },
     /// Inferred from leadership checks: slot length and system start only.
     Inferred {
@@ -43,8 +53,91 @@ pub struct Genesis {
     pub active_slots_coeff: Option<f64>,
     /// Largest block body, bytes (the fullness filters' reference).
     pub max_block_body_size: Option<u64>,
+    /// The slots before the Shelley era, of their own length (public networks that began in
+    /// Byron); none for a chain that started in Shelley.
+    pub byron: Option<ByronPrefix>,
     /// Where these came from.
     pub source: GenesisSource,
+}
+
+/// A chain's Byron era: its slots come first and last longer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ByronPrefix {
+    /// Byron epochs.
+    pub epochs: u64,
+    /// Slots per Byron epoch (`10 k`).
+    pub epoch_length: u64,
+    /// Byron slot length, ns.
+    pub slot_length: u64,
+}
+
+impl ByronPrefix {
+    fn slots(&self) -> u64 {
+        self.epochs * self.epoch_length
+    }
+}
+
+/// A public network's timing, from its published genesis files.
+struct KnownNetwork {
+    name: &'static str,
+    magic: u64,
+    /// Shelley genesis `systemStart` (= Byron genesis `startTime`), Unix seconds.
+    system_start_s: u64,
+    /// Shelley `epochLength`.
+    epoch_length: u64,
+    /// Shelley `securityParam` (Byron's `protocolConsts.k` too).
+    k: u64,
+    /// Epochs in Byron before the Shelley hard fork.
+    byron_epochs: u64,
+}
+
+/// The public networks. Every one has `slotLength` 1 s, `activeSlotsCoeff` 0.05 and
+/// `protocolParams.maxBlockBodySize` 65536 in its Shelley genesis, and Byron's
+/// `blockVersionData.slotDuration` 20000 ms. Sources: the networks' published genesis files as
+/// distributed with cardano-node (IntersectMBO/cardano-node `configuration/cardano/mainnet-*`)
+/// and the Cardano operations book's environment pages (`preprod`, `preview`, `sanchonet`
+/// `byron-genesis.json`, `shelley-genesis.json`, `config.json`), with the hard-fork epochs
+/// from the chains themselves: mainnet left Byron at epoch 208 (slot 4,492,800,
+/// 2020-07-29T21:44:51Z), preprod at epoch 4 (slot 86,400, 2022-06-21T00:00:00Z); preview's and
+/// sanchonet's `config.json` fork to Shelley at epoch 0 (`TestShelleyHardForkAtEpoch: 0`).
+const NETWORKS: &[KnownNetwork] = &[
+    KnownNetwork {
+        name: "mainnet",
+        magic: 764_824_073,
+        system_start_s: 1_506_203_091, // 2017-09-23T21:44:51Z
+        epoch_length: 432_000,
+        k: 2160,
+        byron_epochs: 208,
+    },
+    KnownNetwork {
+        name: "preprod",
+        magic: 1,
+        system_start_s: 1_654_041_600, // 2022-06-01T00:00:00Z
+        epoch_length: 432_000,
+        k: 2160,
+        byron_epochs: 4,
+    },
+    KnownNetwork {
+        name: "preview",
+        magic: 2,
+        system_start_s: 1_666_656_000, // 2022-10-25T00:00:00Z
+        epoch_length: 86_400,
+        k: 432,
+        byron_epochs: 0,
+    },
+    KnownNetwork {
+        name: "sanchonet",
+        magic: 4,
+        system_start_s: 1_686_789_000, // 2023-06-15T00:30:00Z
+        epoch_length: 86_400,
+        k: 432,
+        byron_epochs: 0,
+    },
+];
+
+/// The names `--network` takes.
+pub fn network_names() -> Vec<&'static str> {
+    NETWORKS.iter().map(|n| n.name).collect()
 }
 
 /// Why no genesis could be had.
@@ -68,9 +161,12 @@ pub enum GenesisError {
     },
     /// The logs hold too few leadership checks to infer slot timing from.
     #[error(
-        "no genesis file given and only {0} leadership checks in the logs: cannot infer the slot length and system start (pass --genesis FILE)"
+        "no genesis file given and only {0} leadership checks in the logs: cannot infer the slot length and system start (pass --genesis FILE or --network NAME)"
     )]
     TooFewChecks(usize),
+    /// A network name that is not one of the public networks.
+    #[error("--network {0}: not a known network (one of: {list})", list = network_names().join(", "))]
+    UnknownNetwork(String),
 }
 
 /// Leadership checks sampled per host for inference (the start of each log suffices).
@@ -108,8 +204,26 @@ impl Genesis {
             security_param: v["securityParam"].as_u64(),
             active_slots_coeff: v["activeSlotsCoeff"].as_f64(),
             max_block_body_size: v["protocolParams"]["maxBlockBodySize"].as_u64(),
+            byron: None,
             source: GenesisSource::File { path: p },
         })
+    }
+
+    /// A public network's genesis by name (`mainnet`, `preprod`, `preview`, `sanchonet`).
+    pub fn network(name: &str) -> Result<Genesis, GenesisError> {
+        NETWORKS
+            .iter()
+            .find(|n| n.name == name)
+            .map(|n| n.genesis(None))
+            .ok_or_else(|| GenesisError::UnknownNetwork(name.to_owned()))
+    }
+
+    /// A public network's genesis by its network magic, if it is one of them.
+    pub fn network_of_magic(magic: u64) -> Option<Genesis> {
+        NETWORKS
+            .iter()
+            .find(|n| n.magic == magic)
+            .map(|n| n.genesis(Some(magic)))
     }
 
     /// Infers slot length and system start from `(slot, time)` pairs of leadership checks:
@@ -143,6 +257,7 @@ impl Genesis {
             security_param: None,
             active_slots_coeff: None,
             max_block_body_size: None,
+            byron: None,
             source: GenesisSource::Inferred {
                 checks: checks.len(),
             },
@@ -167,24 +282,69 @@ impl Genesis {
         Genesis::infer(&best)
     }
 
+    /// The Byron prefix: its slots, their length and its end, ns since the Unix epoch.
+    fn prefix(&self) -> (u64, u64, u64) {
+        match self.byron {
+            Some(b) => (
+                b.slots(),
+                b.slot_length,
+                self.system_start + b.slots() * b.slot_length,
+            ),
+            None => (0, self.slot_length, self.system_start),
+        }
+    }
+
     /// Slot `slot`'s start, ns since the Unix epoch.
     pub fn slot_start(&self, slot: u64) -> u64 {
-        self.system_start + slot * self.slot_length
+        let (byron, byron_len, shelley_start) = self.prefix();
+        if slot < byron {
+            self.system_start + slot * byron_len
+        } else {
+            shelley_start + (slot - byron) * self.slot_length
+        }
     }
 
     /// The slot a time falls in (slot 0 for times before the system start).
     pub fn slot_of(&self, at: u64) -> u64 {
-        at.saturating_sub(self.system_start) / self.slot_length
+        let (byron, byron_len, shelley_start) = self.prefix();
+        if at < shelley_start {
+            at.saturating_sub(self.system_start) / byron_len
+        } else {
+            byron + (at - shelley_start) / self.slot_length
+        }
     }
 
     /// The epoch of a slot (0 when the epoch length is unknown).
     pub fn epoch(&self, slot: u64) -> u64 {
-        self.epoch_length.map_or(0, |e| slot / e)
+        match self.byron {
+            Some(b) if slot < b.slots() => slot / b.epoch_length,
+            Some(b) => b.epochs + self.epoch_length.map_or(0, |e| (slot - b.slots()) / e),
+            None => self.epoch_length.map_or(0, |e| slot / e),
+        }
     }
 
     /// A slot's place within its epoch (the slot itself when the epoch length is unknown).
     pub fn epoch_slot(&self, slot: u64) -> u64 {
-        self.epoch_length.map_or(slot, |e| slot % e)
+        match self.byron {
+            Some(b) if slot < b.slots() => slot % b.epoch_length,
+            Some(b) => self.epoch_length.map_or(slot, |e| (slot - b.slots()) % e),
+            None => self.epoch_length.map_or(slot, |e| slot % e),
+        }
+    }
+
+    /// What the timing is: the genesis file, the network, or the inference.
+    pub fn describe(&self) -> String {
+        match &self.source {
+            GenesisSource::File { path } => format!("the genesis {path}"),
+            GenesisSource::Network {
+                name,
+                magic_in_logs: Some(m),
+            } => format!("the {name} genesis (network magic {m} in the logs)"),
+            GenesisSource::Network { name, .. } => format!("the {name} genesis"),
+            GenesisSource::Inferred { checks } => {
+                format!("the slot timing inferred from {checks} leadership checks")
+            }
+        }
     }
 
     /// locli's "safe interval" of an epoch slot: `floor(epochSlot / k × f)`, i.e. which
@@ -210,9 +370,66 @@ pub fn seconds_between(from: u64, to: u64) -> f64 {
     (to as i64).wrapping_sub(from as i64) as f64 / 1e9
 }
 
+impl KnownNetwork {
+    fn genesis(&self, magic_in_logs: Option<u64>) -> Genesis {
+        const S: u64 = 1_000_000_000;
+        Genesis {
+            system_start: self.system_start_s * S,
+            slot_length: S,
+            epoch_length: Some(self.epoch_length),
+            security_param: Some(self.k),
+            active_slots_coeff: Some(0.05),
+            max_block_body_size: Some(65_536),
+            byron: (self.byron_epochs > 0).then_some(ByronPrefix {
+                epochs: self.byron_epochs,
+                epoch_length: 10 * self.k,
+                slot_length: 20 * S,
+            }),
+            source: GenesisSource::Network {
+                name: self.name.to_owned(),
+                magic_in_logs,
+            },
+        }
+    }
+}
+
+/// Lines read from the start of each host's first file for a network magic.
+const MAGIC_LINES: usize = 5000;
+
+/// The network magic a node logged at start-up (`"networkMagic":N` in a line's data, as
+/// cardano-node's start-up and handshake traces write it), from the first lines of each
+/// host's first file.
+pub fn magic_in_logs(hosts: &[HostLogs]) -> Option<u64> {
+    use std::io::BufRead;
+    hosts.iter().find_map(|h| {
+        let first = h.files.iter().min()?;
+        let f = std::io::BufReader::new(std::fs::File::open(first).ok()?);
+        f.split(b'\n')
+            .take(MAGIC_LINES)
+            .map_while(Result::ok)
+            .find_map(|line| magic_in_line(&line))
+    })
+}
+
+/// The number after `networkMagic` in a line (quotes escaped or not, as in a journal export).
+fn magic_in_line(line: &[u8]) -> Option<u64> {
+    const KEY: &[u8] = b"networkMagic";
+    let at = line.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let rest = &line[at..];
+    let start = rest
+        .iter()
+        .position(|b| !matches!(b, b'"' | b'\\' | b':' | b' '))?;
+    let digits: Vec<u8> = rest[start..]
+        .iter()
+        .copied()
+        .take_while(u8::is_ascii_digit)
+        .collect();
+    std::str::from_utf8(&digits).ok()?.parse().ok()
+}
+
 /// The first leadership checks of a host, from its first file only; an unreadable host yields
 /// none (the analysis proper names it).
-fn first_checks(h: &HostLogs) -> Vec<(u64, u64)> {
+pub(crate) fn first_checks(h: &HostLogs) -> Vec<(u64, u64)> {
     let mut checks = Vec::new();
     let Some(first) = h.files.iter().min().cloned() else {
         return checks;
@@ -261,6 +478,42 @@ mod tests {
             Genesis::infer(&checks[..2]),
             Err(GenesisError::TooFewChecks(2))
         ));
+    }
+
+    #[test]
+    fn public_networks_count_their_byron_slots() {
+        let m = Genesis::network("mainnet").unwrap();
+        // The first Shelley slot began 2020-07-29T21:44:51Z.
+        let shelley = wb_trace::time::parse_utc_nanos("2020-07-29T21:44:51Z").unwrap();
+        assert_eq!(m.slot_start(4_492_800), shelley);
+        assert_eq!(m.slot_of(shelley + 1_500_000_000), 4_492_801);
+        assert_eq!(m.slot_start(1), m.system_start + 20_000_000_000);
+        assert_eq!(m.slot_of(m.system_start + 45_000_000_000), 2);
+        assert_eq!((m.epoch(4_492_800), m.epoch_slot(4_492_800)), (208, 0));
+        assert_eq!(m.epoch(4_492_800 + 432_000 + 5), 209);
+        assert_eq!(m.epoch(21_600), 1);
+        let pp = Genesis::network("preprod").unwrap();
+        let pp_shelley = wb_trace::time::parse_utc_nanos("2022-06-21T00:00:00Z").unwrap();
+        assert_eq!(pp.slot_start(86_400), pp_shelley);
+        let pv = Genesis::network("preview").unwrap();
+        assert_eq!(pv.slot_start(10), pv.system_start + 10_000_000_000);
+        assert_eq!(pv.byron, None);
+        assert_eq!(
+            Genesis::network_of_magic(4).map(|g| g.describe()),
+            Some("the sanchonet genesis (network magic 4 in the logs)".to_owned())
+        );
+        assert!(Genesis::network_of_magic(42).is_none());
+        let e = Genesis::network("testnet").unwrap_err().to_string();
+        assert!(e.contains("testnet") && e.contains("preprod"), "{e}");
+        assert_eq!(
+            magic_in_line(br#"{"data":{"networkMagic":764824073,"kind":"x"}}"#),
+            Some(764_824_073)
+        );
+        assert_eq!(
+            magic_in_line(br#"{"MESSAGE":"{\"networkMagic\": 1}"}"#),
+            Some(1)
+        );
+        assert_eq!(magic_in_line(b"no magic here"), None);
     }
 
     #[test]

@@ -80,8 +80,9 @@ pub struct Summary {
     pub wb_version: String,
     /// The run's identity (tag, profile, era, manifest) from its `meta.json`, if any.
     pub meta: Option<Value>,
-    /// The genesis the timing came from (file or inferred, and from how many checks).
-    pub genesis: Genesis,
+    /// The genesis the timing came from (file, network or inferred, and from how many checks);
+    /// none when the logs allowed none.
+    pub genesis: Option<Genesis>,
     /// The profile's genesis spec (delegators, utxo, dreps), if known.
     #[serde(rename = "sumGenesisSpec")]
     pub genesis_spec: Option<Value>,
@@ -135,6 +136,78 @@ pub struct Summary {
     /// Rejected blocks per filter (and `tip`).
     #[serde(rename = "sumChainRejectionStats")]
     pub rejection_stats: BTreeMap<String, u64>,
+    /// Main-chain blocks whose forger is in the logs.
+    pub blocks_forged_in_logs: usize,
+    /// Main-chain blocks known only from their observers.
+    pub blocks_observed_only: usize,
+    /// Metrics the logs could not give, and why (see [`missing`]).
+    pub missing: Vec<Missing>,
+    /// What the analysis was told to keep although it looks wrong (`--force`).
+    pub warnings: Vec<String>,
+}
+
+/// Metrics the analysis could not give, for which hosts, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Missing {
+    /// The metrics (locli's ids, or a table's file name).
+    pub metrics: Vec<String>,
+    /// The hosts concerned; empty: all of them.
+    pub hosts: Vec<String>,
+    /// Why.
+    pub reason: String,
+}
+
+/// What is missing from an analysis and why: everything relative to slot starts without slot
+/// timing (`checks`: the leadership checks found, when too few), the forger's phases of blocks
+/// whose forger is not in the logs, and the resource metrics a host's samples cannot have
+/// measured.
+pub fn missing(hosts: &[HostSummary], bp: &BlockProp, checks: Option<usize>) -> Vec<Missing> {
+    let mut out = Vec::new();
+    if let Some(n) = checks {
+        let mut metrics: Vec<String> = [
+            "cdfForgerStart",
+            "cdfForgerAnnounceCum",
+            "cdfPeerNoticeFirst",
+            "cdfPeerFetchFirst",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        metrics.extend(
+            crate::cdf::ADOPTION_CENTILES
+                .iter()
+                .map(|c| format!("cdf{c:.2}")),
+        );
+        metrics
+            .extend(["slots.csv", "machperf", "clusterperf", "sumDomainSlots"].map(String::from));
+        out.push(Missing {
+            metrics,
+            hosts: Vec::new(),
+            reason: format!(
+                "no slot timing: no genesis file, no --network, no network magic in the logs, and {n} leadership checks (too few to infer slot length and system start)"
+            ),
+        });
+    }
+    if bp.blocks_observed_only > 0 {
+        out.push(Missing {
+            metrics: crate::blockprop::FIELDS[..12].iter().map(|f| f.id.to_owned()).collect(),
+            hosts: Vec::new(),
+            reason: format!(
+                "{} of {} main-chain blocks were forged by nodes whose logs are not here: their forger phases are not known",
+                bp.blocks_observed_only, bp.blocks
+            ),
+        });
+    }
+    for h in hosts {
+        for n in &h.not_measured {
+            out.push(Missing {
+                metrics: vec![n.metric.to_owned()],
+                hosts: vec![h.host.clone()],
+                reason: format!("not measured: {}", n.reason),
+            });
+        }
+    }
+    out
 }
 
 /// The run's inputs beyond the logs.
@@ -170,11 +243,16 @@ impl RunContext {
 pub fn compute(
     hosts: &[HostSummary],
     blockprop: &BlockProp,
-    genesis: &Genesis,
+    genesis: Option<&Genesis>,
     filters: Vec<String>,
     ctx: &RunContext,
 ) -> Summary {
-    let secs = |t: u64| seconds_between(genesis.system_start, t);
+    // Times since the system start; without one, since the first line.
+    let origin = genesis
+        .map(|g| g.system_start)
+        .or_else(|| hosts.iter().filter_map(|h| h.first_ns).min())
+        .unwrap_or(0);
+    let secs = |t: u64| seconds_between(origin, t);
     let firsts: Vec<f64> = hosts.iter().filter_map(|h| h.first_ns).map(secs).collect();
     let lasts: Vec<f64> = hosts.iter().filter_map(|h| h.last_ns).map(secs).collect();
     let min = |v: &[f64]| v.iter().copied().reduce(f64::min);
@@ -191,7 +269,7 @@ pub fn compute(
             (rt >= 1.0).then(|| h.counts.lines as f64 / rt.floor())
         })
         .collect();
-    let slot_time = |s: u64| secs(genesis.slot_start(s));
+    let slot_time = |s: u64| genesis.map(|g| secs(g.slot_start(s)));
     let to_f = |d: Option<(u64, u64)>| d.map(|(a, b)| (a as f64, b as f64));
     let profile = ctx.profile.as_ref();
     let generator = hosts
@@ -205,7 +283,7 @@ pub fn compute(
         analysis_time: wb_trace::time::machine_time(wb_trace::time::now_unix_nanos()),
         wb_version: env!("CARGO_PKG_VERSION").to_owned(),
         meta: ctx.meta.clone(),
-        genesis: genesis.clone(),
+        genesis: genesis.cloned(),
         genesis_spec: profile.map(|p| p["genesis"].clone()),
         workload: profile.map(|p| p["generator"].clone()),
         generator,
@@ -234,7 +312,7 @@ pub fn compute(
             blockprop
                 .domain_slots
                 .filtered
-                .map(|(a, b)| (slot_time(a), slot_time(b))),
+                .and_then(|(a, b)| slot_time(a).zip(slot_time(b))),
             false,
         ),
         start_spread: spread(&firsts),
@@ -251,6 +329,10 @@ pub fn compute(
         ),
         blocks_rejected: blockprop.blocks - blockprop.accepted,
         rejection_stats: blockprop.rejections.clone(),
+        blocks_forged_in_logs: blockprop.blocks_forged_in_logs,
+        blocks_observed_only: blockprop.blocks_observed_only,
+        missing: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 

@@ -935,6 +935,7 @@ mod tests {
             security_param: Some(10),
             active_slots_coeff: Some(0.5),
             max_block_body_size: None,
+            byron: None,
             source: GenesisSource::Inferred { checks: 0 },
         }
     }

@@ -173,15 +173,18 @@ fn without_a_genesis_the_slot_timing_is_inferred_and_the_answers_hold() {
     let (_dir, truth, a) = analysed(12, false);
     let o = synth_opts(12);
     assert!(matches!(
-        a.genesis.source,
+        a.genesis.as_ref().unwrap().source,
         wb_analyse::genesis::GenesisSource::Inferred { .. }
     ));
-    assert_eq!(a.genesis.slot_length, o.slot_ms * 1_000_000);
+    assert_eq!(
+        a.genesis.as_ref().unwrap().slot_length,
+        o.slot_ms * 1_000_000
+    );
     // The system start is the least-delayed check: at or just after the true start.
-    let off = a.genesis.system_start as i64 - o.start as i64;
+    let off = a.genesis.as_ref().unwrap().system_start as i64 - o.start as i64;
     assert!((0..50_000_000).contains(&off), "{off} ns");
     assert_eq!(a.blockprop.blocks, truth.main.len());
-    assert_eq!(a.genesis.epoch_length, None);
+    assert_eq!(a.genesis.as_ref().unwrap().epoch_length, None);
 }
 
 #[test]

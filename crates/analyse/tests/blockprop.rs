@@ -26,6 +26,7 @@ fn genesis() -> Genesis {
         security_param: Some(10),
         active_slots_coeff: Some(0.1),
         max_block_body_size: Some(65536),
+        byron: None,
         source: GenesisSource::Inferred { checks: 0 },
     }
 }
@@ -157,7 +158,7 @@ fn phases_centiles_missing_and_filters() {
     }
     let chain = builder.finish();
     let cluster: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
-    let (bp, rows) = compute(&chain, &cluster, &genesis(), &Filters::default());
+    let (bp, rows) = compute(&chain, &cluster, Some(&genesis()), &Filters::default());
     assert_eq!(bp.blocks, 3);
     // b3 is the tip: left out, as locli does.
     assert_eq!(bp.accepted, 2);
@@ -214,7 +215,7 @@ fn phases_centiles_missing_and_filters() {
         &[r#"[{"tag":"CBlock","contents":{"tag":"BMinimumAdoptions","contents":2}}]"#.into()],
     )
     .unwrap();
-    let (bp, rows) = compute(&chain, &cluster, &genesis(), &f);
+    let (bp, rows) = compute(&chain, &cluster, Some(&genesis()), &f);
     assert_eq!(bp.accepted, 1);
     assert_eq!(rows[1].rejected_by, ["inline-expr"]);
     assert_eq!(bp.domain_blocks.filtered, Some((1, 1)));

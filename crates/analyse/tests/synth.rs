@@ -233,9 +233,11 @@ fn one_nodes_log_alone_gives_every_block_the_others_as_observed() {
         security_param: None,
         active_slots_coeff: None,
         max_block_body_size: None,
+        byron: None,
         source: GenesisSource::Inferred { checks: 0 },
     };
-    let (bp, rows) = blockprop::compute(&part, &["node-0".to_owned()], &g, &Filters::default());
+    let (bp, rows) =
+        blockprop::compute(&part, &["node-0".to_owned()], Some(&g), &Filters::default());
     assert_eq!(
         (bp.blocks_forged_in_logs, bp.blocks_observed_only),
         (truth.main.len() - theirs, theirs)

@@ -24,6 +24,7 @@ fn genesis(slot_ms: u64, epoch_length: Option<u64>) -> Genesis {
         security_param: None,
         active_slots_coeff: None,
         max_block_body_size: None,
+        byron: None,
         source: GenesisSource::Inferred { checks: 0 },
     }
 }
@@ -291,9 +292,10 @@ fn real_block_producer_log() {
     assert_eq!(m.cdfs["cdfStarts"].average, 1.0);
     assert_eq!(m.cdfs["cdfLeads"].size, 181);
     assert!(m.cdfs["cdfDensity"].range.1 > 0.3);
-    // No resource samples in this log: no resource figures, and the whole timeline is one span.
+    // No resource samples in this log: no resource figures, and no CPU spans (without a CPU
+    // figure every slot would count as busy).
     assert!(!m.cdfs.contains_key("CentiCpu"));
-    assert_eq!(m.cdfs["cdfSpanLensCpu"].samples.last().unwrap().1, 180.0);
+    assert!(!m.cdfs.contains_key("cdfSpanLensCpu"));
     let c = ClusterPerf::combine(&[m]);
     assert_eq!(c.cdfs["cdfStarted"].size, 181);
 

@@ -205,8 +205,10 @@ struct AnalyseCmd {
     /// Where to write the results (default: the run's `analysis/`).
     #[arg(long, global = true)]
     out: Option<PathBuf>,
-    /// A Shelley genesis file (default: the run's; for other logs, slot length and system
-    /// start are inferred from the leadership checks, and the summary says so).
+    /// A Shelley genesis file (default: the run's; for other logs, a known network's by
+    /// --network or by the magic the logs state, else slot length and system start inferred
+    /// from the leadership checks, and the summary says so; with none of these, everything
+    /// that needs no slot timing, and the summary lists what is missing).
     #[arg(long, global = true)]
     genesis: Option<PathBuf>,
     /// A chain filter: a built-in name (`unitary`, `adopt-10`, `size-full`, `no-rewards`, …)
@@ -216,6 +218,14 @@ struct AnalyseCmd {
     /// A chain filter as a JSON expression (locli's syntax, plus `COr`); repeatable.
     #[arg(long = "filter-expr", global = true)]
     filter_exprs: Vec<String>,
+    /// A public network's published slot timing instead of a genesis file: mainnet, preprod,
+    /// preview or sanchonet (default: the network whose magic the logs state, if any).
+    #[arg(long, global = true)]
+    network: Option<String>,
+    /// Keep the figures relative to slot starts although the genesis does not fit the logs
+    /// (events well before their slot's start, leadership checks hours away from their slot).
+    #[arg(long, global = true)]
+    force: bool,
     /// Cores of the machines the logs come from (default: a run's manifest): CPU above
     /// 100 % × cores is reported as not measured.
     #[arg(long, global = true)]
@@ -319,6 +329,8 @@ fn analyse_cmd(cmd: AnalyseCmd) -> anyhow::Result<()> {
         filters: cmd.filters,
         filter_exprs: cmd.filter_exprs,
         cores: cmd.cores,
+        network: cmd.network,
+        force: cmd.force,
         ..Default::default()
     };
     match cmd.action {
