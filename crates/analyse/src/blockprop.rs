@@ -443,16 +443,13 @@ pub fn compute(
             hash: b.hash.clone(),
             forger: b.forger.clone(),
             size: b.size,
-            block_gap: i
-                .checked_sub(1)
-                .map(|p| {
-                    let a = &chain.main[p];
-                    match (a.forged_at, b.forged_at) {
-                        (Some(x), Some(y)) => Some(delta(x, y)),
-                        _ => secs(genesis.map(|g| g.slot_start(a.slot)), slot_start),
-                    }
-                })
-                .flatten(),
+            block_gap: i.checked_sub(1).and_then(|p| {
+                let a = &chain.main[p];
+                match (a.forged_at, b.forged_at) {
+                    (Some(x), Some(y)) => Some(delta(x, y)),
+                    _ => secs(genesis.map(|g| g.slot_start(a.slot)), slot_start),
+                }
+            }),
             battles: battles.get(&b.block_no).copied().unwrap_or(0),
             forger_phases: phases,
             observers: b.observers.len(),
