@@ -393,31 +393,41 @@ impl KnownNetwork {
     }
 }
 
-/// Lines read from the start of each host's first file for a network magic.
-const MAGIC_LINES: usize = 5000;
+/// Bytes read from the start of a host's first file for a network magic: a node logs it at
+/// start-up, within its first few hundred lines.
+const MAGIC_BYTES: u64 = 2 << 20;
+/// Hosts whose first file is searched: the hosts of one log set share one network, so when the
+/// first few do not state it, the rest (the same kind of logs) do not either.
+const MAGIC_HOSTS: usize = 4;
 
 /// The network magic a node logged at start-up (`"networkMagic":N` in a line's data, as
-/// cardano-node's start-up and handshake traces write it), from the first lines of each
-/// host's first file.
+/// cardano-node's start-up and handshake traces write it), from the first 2 MiB of the first
+/// file of each of the first four hosts.
 pub fn magic_in_logs(hosts: &[HostLogs]) -> Option<u64> {
-    use std::io::BufRead;
-    hosts.iter().find_map(|h| {
+    use std::io::Read;
+    hosts.iter().take(MAGIC_HOSTS).find_map(|h| {
         let first = h.files.iter().min()?;
-        let f = std::io::BufReader::new(std::fs::File::open(first).ok()?);
-        f.split(b'\n')
-            .take(MAGIC_LINES)
-            .map_while(Result::ok)
-            .find_map(|line| magic_in_line(&line))
+        let mut head = Vec::new();
+        std::fs::File::open(first)
+            .ok()?
+            .take(MAGIC_BYTES)
+            .read_to_end(&mut head)
+            .ok()?;
+        magic_in(&head)
     })
 }
 
-/// The number after `networkMagic` in a line (quotes escaped or not, as in a journal export).
-fn magic_in_line(line: &[u8]) -> Option<u64> {
+/// The number after the first `networkMagic` key in `text` that has one (quotes escaped or
+/// not, as in a journal export).
+fn magic_in(text: &[u8]) -> Option<u64> {
     const KEY: &[u8] = b"networkMagic";
-    let at = line.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
-    let rest = &line[at..];
+    memchr::memmem::find_iter(text, KEY).find_map(|at| number_after(&text[at + KEY.len()..]))
+}
+
+fn number_after(rest: &[u8]) -> Option<u64> {
     let start = rest
         .iter()
+        .take(8)
         .position(|b| !matches!(b, b'"' | b'\\' | b':' | b' '))?;
     let digits: Vec<u8> = rest[start..]
         .iter()
@@ -506,14 +516,11 @@ mod tests {
         let e = Genesis::network("testnet").unwrap_err().to_string();
         assert!(e.contains("testnet") && e.contains("preprod"), "{e}");
         assert_eq!(
-            magic_in_line(br#"{"data":{"networkMagic":764824073,"kind":"x"}}"#),
+            magic_in(br#"{"data":{"networkMagic":764824073,"kind":"x"}}"#),
             Some(764_824_073)
         );
-        assert_eq!(
-            magic_in_line(br#"{"MESSAGE":"{\"networkMagic\": 1}"}"#),
-            Some(1)
-        );
-        assert_eq!(magic_in_line(b"no magic here"), None);
+        assert_eq!(magic_in(br#"{"MESSAGE":"{\"networkMagic\": 1}"}"#), Some(1));
+        assert_eq!(magic_in(b"no magic here"), None);
     }
 
     #[test]
