@@ -306,6 +306,12 @@ pub fn analyse(hosts: &[HostLogs], opts: &Options, out: &Path) -> Result<Analysi
             ));
         }
     }
+    for s in summaries.iter().filter(|s| s.counts.dropped_by_node > 0) {
+        warnings.push(format!(
+            "{}: the node dropped {} trace messages it could not write out in time (\"TraceObject queue overflowed\"); these logs lack them",
+            s.host, s.counts.dropped_by_node
+        ));
+    }
     let (bp, blocks) = blockprop::compute(&chain, &cluster, genesis.as_ref(), &filters);
     let names = filters.0.iter().map(|f| f.name.clone()).collect();
     let mut summary = summary::compute(&summaries, &bp, genesis.as_ref(), names, &ctx);
@@ -544,7 +550,14 @@ pub fn render(a: &Analysis) -> String {
         a.chain.forks.len(),
         match a.chain.unchained.len() {
             0 => String::new(),
-            n => format!(", {n} forged on chains the logs do not show"),
+            n => format!(
+                ", {n} on chains the logs do not show ({} of them forged in these logs)",
+                a.chain
+                    .unchained
+                    .iter()
+                    .filter(|f| f.forger.is_some())
+                    .count()
+            ),
         },
         bp.accepted,
         bp.blocks - bp.accepted,

@@ -128,9 +128,9 @@ pub struct Chain {
     pub main: Vec<Block>,
     /// Blocks that lost: forged at a height the main chain has another block at.
     pub forks: Vec<Fork>,
-    /// Forged blocks whose chain the logs do not show (their height is not on the
-    /// reconstructed main chain: e.g. a single producer's logs of a larger network, whose
-    /// blocks' predecessors were forged by hosts without logs here).
+    /// Blocks whose chain the logs do not show (their height is not on the reconstructed main
+    /// chain: e.g. an excerpt of a log with gaps, whose blocks' predecessors no line names),
+    /// forged in these logs or only observed.
     pub unchained: Vec<Fork>,
     /// Adoptions of blocks no line places: neither forged in these logs nor given a slot and
     /// number by any line.

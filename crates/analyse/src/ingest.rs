@@ -1,8 +1,9 @@
 //! One log line into an interpreted event, a counted skip, or a named error. Reads every shape
 //! real logs have: the new tracing machine format (`ns` a dotted string or an array of
 //! segments), the legacy iohk-monitoring format (`ns` a one-element array, the event in
-//! `data.kind`, forging traces wrapped as `{credentials, val}`), and systemd-journal JSON exports
-//! (the node's line in `MESSAGE`).
+//! `data.kind`, forging traces wrapped as `{credentials, val}`), systemd-journal JSON exports
+//! (the node's line in `MESSAGE`), docker json-file container logs (in `log`), and lines with a
+//! prefix before their object (journal text exports, `docker compose logs`).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -54,14 +55,27 @@ pub enum Line<'a> {
 /// Reads one line, building a JSON tree: every shape (see [`LineReader`] for the fast way to
 /// the same answers).
 pub fn parse_line(text: &str) -> Result<Line<'static>, LineError> {
+    // A prefix before the object: a journal's text export (`Mar 10 21:36:58 host
+    // cardano-node[7201]: {…}`), `docker compose logs` (`node-1  | {…}`). What follows it
+    // must be a whole trace line; anything else (a human-format line) stays "not JSON".
+    if !text.trim_start().starts_with('{') {
+        return match text.find('{') {
+            Some(i) => match parse_line(&text[i..]) {
+                Err(LineError::Envelope(_)) => Err(LineError::NotJson),
+                read => read,
+            },
+            None => Err(LineError::NotJson),
+        };
+    }
     let v: Value = serde_json::from_str(text).map_err(|_| LineError::NotJson)?;
     let Value::Object(mut obj) = v else {
         return Err(LineError::NotJson);
     };
-    // A systemd journal export: the node's own line is the MESSAGE.
+    // A systemd journal export (`journalctl -o json`): the node's own line is the MESSAGE; a
+    // docker json-file container log: it is the `log`, with its line break.
     if !obj.contains_key("ns") {
-        if let Some(Value::String(m)) = obj.get("MESSAGE") {
-            return parse_line(m);
+        if let Some(Value::String(m)) = obj.get("MESSAGE").or_else(|| obj.get("log")) {
+            return parse_line(m.trim_end_matches(['\n', '\r']));
         }
     }
     let at = obj

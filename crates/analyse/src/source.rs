@@ -39,6 +39,10 @@ pub struct Counts {
     pub namespaces: BTreeMap<String, u64>,
     /// Lines whose `host` field differs from the host the files belong to.
     pub foreign_host_lines: u64,
+    /// Trace messages the node says it dropped (`TraceObject queue overflowed. Dropped 128
+    /// messages from … to …` on its stdout, counted among the unreadable lines): these logs
+    /// lack them.
+    pub dropped_by_node: u64,
 }
 
 /// A failure to read a file at all.
@@ -292,6 +296,24 @@ impl Recent {
     }
 }
 
+/// The number of trace messages a node's `TraceObject queue overflowed. Dropped N messages
+/// from … to …` line says it dropped (0 for any other line).
+fn dropped_messages(text: &[u8]) -> u64 {
+    const NOTICE: &[u8] = b"TraceObject queue overflowed. Dropped ";
+    let Some(at) = memchr::memmem::find(text, NOTICE) else {
+        return 0;
+    };
+    let digits = &text[at + NOTICE.len()..];
+    let end = digits
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len());
+    std::str::from_utf8(&digits[..end])
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Blank as `str::trim` sees it: whitespace only (Unicode whitespace too).
 #[inline]
 fn blank(text: &[u8]) -> bool {
@@ -368,6 +390,7 @@ impl HostReader<'_> {
             }
             Err(e) => {
                 c.bad += 1;
+                c.dropped_by_node += dropped_messages(text);
                 if c.bad_samples.len() < SAMPLES {
                     let quoted: String = String::from_utf8_lossy(text).chars().take(120).collect();
                     c.bad_samples

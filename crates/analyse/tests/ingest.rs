@@ -191,6 +191,35 @@ fn legacy_journal_and_quirky_envelopes() {
             _
         ))
     ));
+    // The same line as a journal's text export, a docker json-file log and `docker compose
+    // logs` print it: a prefix, or a wrapper with its line break.
+    let line = r#"{"at":"2026-01-01T00:00:00Z","ns":"Forge.Loop.NodeIsLeader","data":{"kind":"TraceNodeIsLeader","slot":9},"sev":"Info","thread":"1","host":"n"}"#;
+    let docker = serde_json::json!({"log": format!("{line}\n"), "stream": "stdout", "time": "2026-01-01T00:00:00.1Z"}).to_string();
+    for shape in [
+        format!("Mar 10 21:36:58 relay-1 cardano-node[7201]: {line}"),
+        format!("node-1  | {line}"),
+        docker,
+    ] {
+        assert!(
+            matches!(
+                parse_line(&shape),
+                Ok(Line::Event(
+                    LogObject {
+                        body: Body::LeadershipDecided { slot: 9, .. },
+                        ..
+                    },
+                    _,
+                    _
+                ))
+            ),
+            "{shape}"
+        );
+    }
+    // A prefix before something that is not a trace object: still not JSON.
+    assert_eq!(
+        parse_line("Mar 10 21:36:58 relay-1 cardano-node[7201]: TraceMempoolAddedTx {\"x\":1}"),
+        Err(LineError::NotJson)
+    );
     // A chain-sync server's falling edge carries nothing for the analysis.
     let edge = r#"{"at":"2026-01-01T00:00:00Z","ns":"ChainSync.ServerHeader.Update","data":{"kind":"ChainSyncServer.Update","risingEdge":false,"blockingRead":true,"addBlock":"dd@1"},"sev":"Info","thread":"1","host":"n"}"#;
     assert!(matches!(parse_line(edge), Ok(Line::Other { .. })));
