@@ -369,3 +369,135 @@ fn without_any_slot_timing_the_rest_is_reported_and_the_missing_listed() {
     assert_eq!(chain["main"][0]["slot"], 421);
     assert!(chain["main"][0]["forger"].is_null());
 }
+
+#[test]
+fn a_journal_export_without_genesis_gives_resource_figures_and_lists_what_is_missing() {
+    // A benchmarking node's real lines (resource samples 1 s apart, two leadership checks: too
+    // few for slot timing) as `journalctl -o json` and `journalctl` print them, with the
+    // journal's own lines between them.
+    let real = std::fs::read_to_string(real_log("benchmark-node-locli-excerpt.jsonl")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut json = String::new();
+    let mut text = String::from("-- Logs begin at Mon 2026-09-07 12:30:00 UTC. --\n");
+    json.push_str(
+        &serde_json::json!({"_SYSTEMD_UNIT": "init.scope", "MESSAGE": "Started cardano-node.service."})
+            .to_string(),
+    );
+    json.push('\n');
+    for (i, line) in real.lines().enumerate() {
+        let entry = serde_json::json!({
+            "__REALTIME_TIMESTAMP": (1_788_784_590_000_000u64 + i as u64).to_string(),
+            "_SYSTEMD_UNIT": "cardano-node.service",
+            "SYSLOG_IDENTIFIER": "cardano-node",
+            "MESSAGE": line,
+        });
+        json.push_str(&entry.to_string());
+        json.push('\n');
+        text.push_str(&format!(
+            "Sep 07 12:36:30 node-1 cardano-node[4242]: {line}\n"
+        ));
+    }
+    for (name, body) in [
+        ("node-1.journal.json", &json),
+        ("node-1.journal.txt", &text),
+    ] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, body).unwrap();
+        let out = dir.path().join(format!("out-{name}"));
+        let r = Command::new(env!("CARGO_BIN_EXE_wb"))
+            .args(["analyse", "logs"])
+            .arg(&file)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&r.stdout);
+        assert!(
+            r.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        assert!(stdout.contains("genesis: none"), "{name}: {stdout}");
+        assert!(stdout.contains("missing: "), "{name}: {stdout}");
+        let logs: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("logs.json")).unwrap()).unwrap();
+        let host = &logs["hosts"][0];
+        assert_eq!(host["host"], "node-1", "{name}");
+        // Every real line read, the journal's own line counted as unreadable.
+        assert_eq!(
+            host["events"].as_u64().unwrap() + host["other"].as_u64().unwrap(),
+            56,
+            "{name}"
+        );
+        assert_eq!(host["bad"], 1, "{name}");
+        assert_eq!(host["resource_samples"], 2, "{name}");
+        // CentiCpu 7912 → 8013 over 1.013765112 s: 99.6 % of a core; RSS 9599819776 B.
+        let cpu = host["cpu_pct_mean"].as_f64().unwrap();
+        assert!((cpu - 101.0 / 1.013_765_112).abs() < 0.01, "{name}: {cpu}");
+        let rss = host["rss_mib_max"].as_f64().unwrap();
+        assert!(
+            (rss - 9_599_819_776.0 / 1_048_576.0).abs() < 0.01,
+            "{name}: {rss}"
+        );
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                .unwrap();
+        let reasons: Vec<&str> = summary["missing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["reason"].as_str().unwrap())
+            .collect();
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.starts_with("no slot timing") && r.contains("2 leadership checks")),
+            "{name}: {reasons:?}"
+        );
+    }
+}
+
+#[test]
+fn a_stuck_cpu_counter_is_reported_not_measured_and_never_as_zero() {
+    // The benchmarking node's real resource sample, repeated every 5 s with the process
+    // allocating as it does but `CentiCpu` frozen at its first value (the quirk of a node whose
+    // counter stuck), followed by its real leadership checks and forges.
+    let real = std::fs::read_to_string(real_log("benchmark-node-locli-excerpt.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(real.lines().next().unwrap()).unwrap();
+    let mut lines = Vec::new();
+    for i in 0..6u64 {
+        let mut s = first.clone();
+        s["at"] = format!(
+            "2026-09-07T12:{:02}:{:02}.627022535Z",
+            35 + i * 5 / 60,
+            i * 5 % 60
+        )
+        .into();
+        s["data"]["Alloc"] = (94_701_592_520u64 + i * 700_000_000).into();
+        lines.push(s.to_string());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("node-1.json");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let out = dir.path().join("out");
+    let r = Command::new(env!("CARGO_BIN_EXE_wb"))
+        .args(["analyse", "logs"])
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&r.stdout);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let logs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("logs.json")).unwrap()).unwrap();
+    let host = &logs["hosts"][0];
+    assert_eq!(host["resource_samples"], 6);
+    assert!(host["cpu_pct_mean"].is_null(), "{host}");
+    let nm = &host["not_measured"][0];
+    assert_eq!(nm["metric"], "CentiCpu");
+    assert!(nm["reason"].as_str().unwrap().contains("7912"), "{nm}");
+    // RSS is still measured, and the text says what is not.
+    assert!(host["rss_mib_max"].as_f64().unwrap() > 9000.0);
+    assert!(stdout.contains("not measured"), "{stdout}");
+}
