@@ -263,13 +263,17 @@ pub fn analyse(hosts: &[HostLogs], opts: &Options, out: &Path) -> Result<Analysi
     });
     let slots_csv = out.join("slots.csv");
     mkdir(out)?;
+    // Without slot timing there are no slots: no table (not even an earlier run's).
+    if genesis.is_none() {
+        let _ = std::fs::remove_file(&slots_csv);
+    }
     let (results, chain) = pass(
         hosts,
         opts.threads.max(1),
         PassContext {
             genesis: genesis.as_ref(),
             filters: &filters,
-            slots_csv: Some(&slots_csv),
+            slots_csv: genesis.is_some().then_some(slots_csv.as_path()),
             cores,
         },
     )?;
@@ -438,6 +442,7 @@ pub fn write(a: &Analysis, out: &Path) -> Result<Vec<PathBuf>, AnalysisError> {
     ]
     .iter()
     .map(|n| out.join(n))
+    .filter(|p| p.exists())
     .collect();
     written.push(out.join("machperf"));
     written.push(out.join("cdf"));

@@ -628,7 +628,8 @@ fn tip_id<F: Fields>(d: &F) -> TipId {
 
 /// The `headers` an adoption lists (detailed verbosity): each `hash`, `prevHash`, `slotNo` and
 /// `blockNo`, numbers as numbers or strings; entries without a hash are passed over, and a
-/// line without the list (most lines) reads none.
+/// line without the list (most lines) reads none. The node writes these fields with Haskell's
+/// `condense`, which `show`s a hash: `"hash":"\"9d09…\""`, its quotes part of the string.
 fn headers<F: Fields>(d: &F) -> Vec<HeaderId> {
     if !d.has("headers") {
         return Vec::new();
@@ -636,7 +637,10 @@ fn headers<F: Fields>(d: &F) -> Vec<HeaderId> {
     let Some(list) = d.value("headers") else {
         return Vec::new();
     };
-    let short = |v: &Value| v.as_str().map(|s| s.chars().take(64).collect::<String>());
+    let short = |v: &Value| {
+        v.as_str()
+            .map(|s| s.trim_matches('"').chars().take(64).collect::<String>())
+    };
     list.as_array()
         .into_iter()
         .flatten()
@@ -898,6 +902,35 @@ mod tests {
             };
             assert_eq!(headers, want);
             assert_eq!(tip.slot, Some(70));
+        }
+    }
+
+    #[test]
+    fn header_hashes_the_node_writes_with_their_quotes_are_read_without() {
+        // The shape cardano-node writes at detailed verbosity (as recorded in
+        // cardano-foundation/openblockperf's tests/conftest.py): `condense`d fields, the hash
+        // `show`n with its quotes, numbers as strings.
+        let line = r#"{"at":"2025-09-12T16:52:11.400000000Z","ns":"ChainDB.AddBlockEvent.AddedToCurrentChain","data":{"headers":[{"blockNo":"3600148","hash":"\"9d096f3fbe809021bcb78d6391751bf2725787380ea367bbe2fb93634ac613b1\"","kind":"ShelleyBlock","slotNo":"91039899"}],"kind":"AddedToCurrentChain","newtip":"9d096f3fbe809021bcb78d6391751bf2725787380ea367bbe2fb93634ac613b1@91039899"},"sev":"Notice","thread":"27","host":"test-node"}"#;
+        let mut reader = LineReader::default();
+        for l in [
+            parse_line(line).unwrap(),
+            reader.read(line.as_bytes()).unwrap(),
+        ] {
+            let Line::Event(o, _, _) = l else {
+                panic!("not an event")
+            };
+            let Body::AddedToCurrentChain { block, headers, .. } = o.body else {
+                panic!("not an adoption")
+            };
+            assert_eq!(headers.len(), 1);
+            assert_eq!(headers[0].hash, block);
+            assert_eq!(
+                headers[0].id,
+                TipId {
+                    slot: Some(91_039_899),
+                    block_no: Some(3_600_148)
+                }
+            );
         }
     }
 

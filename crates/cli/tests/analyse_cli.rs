@@ -431,6 +431,8 @@ fn a_journal_export_without_genesis_gives_resource_figures_and_lists_what_is_mis
         );
         assert_eq!(host["bad"], 1, "{name}");
         assert_eq!(host["resource_samples"], 2, "{name}");
+        // No slots without slot timing: no table of them.
+        assert!(!out.join("slots.csv").exists(), "{name}");
         // CentiCpu 7912 → 8013 over 1.013765112 s: 99.6 % of a core; RSS 9599819776 B.
         let cpu = host["cpu_pct_mean"].as_f64().unwrap();
         assert!((cpu - 101.0 / 1.013_765_112).abs() < 0.01, "{name}: {cpu}");
