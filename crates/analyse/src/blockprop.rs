@@ -220,7 +220,7 @@ pub const FIELDS: &[Field] = &[
     control(
         "cdfBlockSize",
         "Block size",
-        "Block size",
+        "Block size, as its forger adopted it (AdoptedBlock), else as an observer fetched it (CompletedBlockFetch)",
         Unit::Bytes,
         0,
         "",

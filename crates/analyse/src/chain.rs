@@ -91,7 +91,7 @@ pub struct Block {
     pub forger: Option<String>,
     /// When it was forged (none without its forger's log).
     pub forged_at: Option<u64>,
-    /// Its size in bytes, from the forger's `AdoptedBlock`.
+    /// Its size in bytes, from the forger's `AdoptedBlock`, else as an observer fetched it.
     pub size: Option<u64>,
     /// The forge-loop stages of its slot on the forger.
     pub stages: ForgeStages,
@@ -141,7 +141,7 @@ pub struct Chain {
     pub duplicate_forges: u64,
 }
 
-/// What one host's lines say of a block's place and predecessor.
+/// What one host's lines say of a block's place, predecessor and size.
 #[derive(Debug, Clone, Default)]
 struct Evidence {
     slot: Option<u64>,
@@ -149,6 +149,8 @@ struct Evidence {
     prev: Option<String>,
     /// The predecessor was logged (`blockPrev`, `headers`), not inferred from adoption order.
     prev_logged: bool,
+    /// Its size in bytes, as this host fetched it.
+    fetched_size: Option<u64>,
 }
 
 impl Evidence {
@@ -334,7 +336,12 @@ impl MachView {
                     .chain_delta
                     .max(i64::try_from(*length).unwrap_or(i64::MAX));
             }),
-            Body::FetchCompleted { block } => self.note(block, |e| earliest(&mut e.fetched, at)),
+            Body::FetchCompleted { block, size } => {
+                if let Some(sz) = size {
+                    self.evidence(block).fetched_size.get_or_insert(*sz);
+                }
+                self.note(block, |e| earliest(&mut e.fetched, at));
+            }
             Body::ServerSendHeader { block } => {
                 self.note(block, |e| earliest(&mut e.announced, at));
             }
@@ -523,6 +530,13 @@ impl ChainBuilder {
             });
         }
         let unplaced_blocks = (observed.len() - (blocks.len() - forged)) as u64;
+        // Sizes the forger did not log (it is not here, or logged no `AdoptedBlock`): as its
+        // observers fetched it.
+        for b in blocks.iter_mut().filter(|b| b.size.is_none()) {
+            b.size = views
+                .iter()
+                .find_map(|v| v.ids.get(b.hash.as_str())?.fetched_size);
+        }
         let mut prev: Vec<Option<usize>> = blocks
             .iter()
             .map(|b| index.get(b.prev.as_str()).copied())

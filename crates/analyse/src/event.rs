@@ -135,6 +135,8 @@ pub enum Body {
     FetchCompleted {
         /// The hash.
         block: String,
+        /// The block's size in bytes, as fetched (`size`).
+        size: Option<u64>,
     },
     /// Chain sync served (announced) a header.
     ServerSendHeader {

@@ -771,6 +771,7 @@ fn body<F: Fields>(ns: &str, d: &F, k: Kind) -> Result<Option<Body>, LineError> 
         },
         Kind::CompletedBlockFetch => Body::FetchCompleted {
             block: hash("block")?,
+            size: d.u64("size"),
         },
         Kind::ServerRead => Body::ServerSendHeader {
             block: hash("block")?,

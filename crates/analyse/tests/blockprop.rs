@@ -73,7 +73,13 @@ fn observe(ms: [u64; 4], slot: u64, no: u64, hash: &str) -> Vec<LogObject> {
                 length: 1,
             },
         ),
-        ev(ms[2], Body::FetchCompleted { block: hash.into() }),
+        ev(
+            ms[2],
+            Body::FetchCompleted {
+                block: hash.into(),
+                size: None,
+            },
+        ),
         adopt(ms[3], hash, None),
     ]
 }

@@ -158,6 +158,8 @@ fn a_mainnet_relays_slot_battle_ends_on_the_block_it_switched_to() {
         .map(|b| (&b.hash[..8], b.block_no, b.slot))
         .collect();
     assert_eq!(main, [("fa927c71", 9_233_842, 102_011_373)]);
+    // Its size as the relay fetched it (`CompletedBlockFetch`'s `size`): its forger is not here.
+    assert_eq!(a.chain.main[0].size, Some(89_587));
     let lost = &a.chain.forks[0];
     assert_eq!((&lost.hash[..8], lost.block_no), ("dda846c3", 9_233_842));
     assert_eq!(lost.adopted_by, ["mainnetf"]);
