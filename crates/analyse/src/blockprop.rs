@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::cdf::{ADOPTION_CENTILES, Cdf, STD_CENTILES, cdf};
 use crate::chain::{Block, Chain, Observed};
-use crate::field::{Field, Scale, Unit};
+use crate::field::{Aggregation, Better, Field, Scale, Unit};
 use crate::filter::{BlockFacts, Filters};
 use crate::genesis::{Genesis, seconds_between as delta};
 
@@ -29,7 +29,13 @@ const PEER: &str = "Peer event Δt";
 const E2E: &str = "Slot-rel. Δt to adoption centile";
 const CONTROL: &str = "Control";
 
-const fn forger(id: &'static str, short: &'static str, description: &'static str) -> Field {
+/// A forger phase: one value per block, lower is better.
+const fn forger(
+    id: &'static str,
+    short: &'static str,
+    description: &'static str,
+    from: &'static [&'static str],
+) -> Field {
     Field {
         id,
         group: FORGER,
@@ -39,13 +45,36 @@ const fn forger(id: &'static str, short: &'static str, description: &'static str
         precision: 3,
         scale: Scale::Log,
         range: "",
+        from,
+        aggregation: Aggregation::PerBlock,
+        better: Better::Lower,
     }
 }
 
-const fn peer(id: &'static str, short: &'static str, description: &'static str) -> Field {
+/// A peer phase: one value per valid observation.
+const fn peer(
+    id: &'static str,
+    short: &'static str,
+    description: &'static str,
+    from: &'static [&'static str],
+) -> Field {
     Field {
         group: PEER,
-        ..forger(id, short, description)
+        aggregation: Aggregation::PerObservation,
+        ..forger(id, short, description, from)
+    }
+}
+
+/// A peer figure of the fastest peer: one value per block.
+const fn first_peer(
+    id: &'static str,
+    short: &'static str,
+    description: &'static str,
+    from: &'static [&'static str],
+) -> Field {
+    Field {
+        group: PEER,
+        ..forger(id, short, description, from)
     }
 }
 
@@ -56,18 +85,22 @@ const fn e2e(id: &'static str, short: &'static str) -> Field {
             id,
             short,
             "Time since slot start to the block's adoption by this share of the cluster (all nodes, not only those that adopted it).",
+            &[ADDED, SWITCHED, ADOPTED],
         )
     }
 }
 
+/// A control figure; `meaning` is where it comes from, how values combine, which way is
+/// better.
 const fn control(
     id: &'static str,
     short: &'static str,
     description: &'static str,
-    unit: Unit,
-    precision: u8,
-    range: &'static str,
+    form: (Unit, u8, &'static str),
+    meaning: (&'static [&'static str], Aggregation, Better),
 ) -> Field {
+    let (unit, precision, range) = form;
+    let (from, aggregation, better) = meaning;
     Field {
         id,
         group: CONTROL,
@@ -77,8 +110,23 @@ const fn control(
         precision,
         scale: Scale::Lin,
         range,
+        from,
+        aggregation,
+        better,
     }
 }
+
+const FORGED: &str = "Forge.Loop.ForgedBlock";
+const ADOPTED: &str = "Forge.Loop.AdoptedBlock";
+const ADDED: &str = "ChainDB.AddBlockEvent.AddedToCurrentChain";
+const SWITCHED: &str = "ChainDB.AddBlockEvent.SwitchedToAFork";
+const HEADER: &str = "ChainSync.Client.DownloadedHeader";
+const REQUEST: &str = "BlockFetch.Client.SendFetchRequest";
+const FETCHED: &str = "BlockFetch.Client.CompletedBlockFetch";
+const ANNOUNCED: &str = "ChainSync.ServerHeader.Update";
+const SENT: &str = "BlockFetch.Server.SendBlock";
+const LOOP: &str = "Forge.Loop.StartLeadershipCheck";
+const LOOP_PLUS: &str = "Forge.Loop.StartLeadershipCheckPlus";
 
 /// Every BlockProp metric, in locli's order.
 pub const FIELDS: &[Field] = &[
@@ -86,96 +134,115 @@ pub const FIELDS: &[Field] = &[
         "cdfForgerStart",
         "Started forge loop iteration",
         "Forge loop iteration delay (StartLeadershipCheck), relative to slot start",
+        &[LOOP, LOOP_PLUS],
     ),
     forger(
         "cdfForgerBlkCtx",
         "Acquired block context",
         "Block context acquired (BlockContext), relative to forge loop beginning",
+        &["Forge.Loop.BlockContext"],
     ),
     forger(
         "cdfForgerLgrState",
         "Acquired ledger state",
         "Ledger state acquired (LedgerState), relative to block context acquisition",
+        &["Forge.Loop.LedgerState"],
     ),
     forger(
         "cdfForgerLgrView",
         "Acquired ledger view",
         "Ledger view acquired (LedgerView), relative to ledger state acquisition",
+        &["Forge.Loop.LedgerView"],
     ),
     forger(
         "cdfForgerLead",
         "Leadership check duration",
         "Leadership check duration (NodeIsLeader), relative to ledger view acquisition (or loop start)",
+        &["Forge.Loop.NodeIsLeader"],
     ),
     forger(
         "cdfForgerTicked",
         "Ledger ticking",
         "Time spent ticking the ledger state (TickedLedgerState), relative to leadership check completion",
+        &["Forge.Loop.ForgeTickedLedgerState"],
     ),
     forger(
         "cdfForgerMemSnap",
         "Mempool snapshotting",
         "Time spent taking a mempool snapshot (MempoolSnapshot), relative to ledger ticking conclusion",
+        &["Forge.Loop.ForgingMempoolSnapshot"],
     ),
     forger(
         "cdfForgerForge",
         "Leadership to forged",
         "Time spent forging the block: ForgedBlock relative to the mempool snapshot (or positive leadership decision)",
+        &[FORGED],
     ),
     forger(
         "cdfForgerAnnounce",
         "Forged to announced",
         "Time between block forging completion and header announcement (ChainSync server header update)",
+        &[FORGED, ANNOUNCED],
     ),
     forger(
         "cdfForgerSend",
         "Forged to sending",
         "Time between block forging completion and begin-of-sending (BlockFetch server SendBlock)",
+        &[FORGED, SENT],
     ),
     forger(
         "cdfForgerAdoption",
         "Forged to self-adopted",
         "Time between block forging completion and adoption (AdoptedBlock / AddedToCurrentChain)",
+        &[FORGED, ADOPTED, ADDED],
     ),
     forger(
         "cdfForgerAnnounceCum",
         "Slot start to announced",
         "Time since slot start until header announcement",
+        &[ANNOUNCED],
     ),
-    peer(
+    first_peer(
         "cdfPeerNoticeFirst",
         "First peer notice",
         "Time since slot start until the fastest peer noticed the header (DownloadedHeader)",
+        &[HEADER],
     ),
-    peer(
+    first_peer(
         "cdfPeerFetchFirst",
         "First peer fetch",
         "Time since slot start until the fastest peer fetched the block (CompletedBlockFetch)",
+        &[FETCHED],
     ),
     peer(
         "cdfPeerRequest",
         "Notice to fetch request",
         "SendFetchRequest after the header was seen",
+        &[HEADER, REQUEST],
     ),
     peer(
         "cdfPeerFetch",
         "Fetch duration",
         "CompletedBlockFetch after the request",
+        &[REQUEST, FETCHED],
     ),
     peer(
         "cdfPeerAnnounce",
         "Fetched to announced",
         "The peer announces the header (ChainSync server header update) since it fetched the block",
+        &[FETCHED, ANNOUNCED],
     ),
     peer(
         "cdfPeerSend",
         "Fetched to sending",
         "The peer begins sending the block (BlockFetch server SendBlock) since it fetched it",
+        &[FETCHED, SENT],
     ),
     peer(
         "cdfPeerAdoption",
         "Fetched to adopted",
         "AddedToCurrentChain since the block was fetched",
+        &[FETCHED, ADDED],
     ),
     e2e("cdf0.50", "0.50 adoption"),
     e2e("cdf0.80", "0.80 adoption"),
@@ -189,41 +256,40 @@ pub const FIELDS: &[Field] = &[
         "cdfBlocksPerHost",
         "Blocks per host",
         "Blocks forged per host (on the chain, filtered out, or lost)",
-        Unit::Blocks,
-        0,
-        "",
+        (Unit::Blocks, 0, ""),
+        (&[FORGED], Aggregation::PerHost, Better::Neither),
     ),
     control(
         "cdfBlocksFilteredRatio",
         "Filtered to chained blocks",
         "Per host, the share of its chained blocks the filters accepted",
-        Unit::Ratio,
-        3,
-        "0:1",
+        (Unit::Ratio, 3, "0:1"),
+        (&[FORGED], Aggregation::PerHost, Better::Higher),
     ),
     control(
         "cdfBlocksChainedRatio",
         "Chained to forged blocks",
         "Per host, the share of its forged blocks that made the main chain",
-        Unit::Ratio,
-        3,
-        "0:1",
+        (Unit::Ratio, 3, "0:1"),
+        (&[FORGED, ADDED], Aggregation::PerHost, Better::Higher),
     ),
     control(
         "cdfBlockBattle",
         "Height & slot battles",
         "Per block, how many other blocks were forged at its height",
-        Unit::Blocks,
-        0,
-        "",
+        (Unit::Blocks, 0, ""),
+        (
+            &[FORGED, HEADER, ADDED, SWITCHED],
+            Aggregation::PerBlock,
+            Better::Lower,
+        ),
     ),
     control(
         "cdfBlockSize",
         "Block size",
         "Block size, as its forger adopted it (AdoptedBlock), else as an observer fetched it (CompletedBlockFetch)",
-        Unit::Bytes,
-        0,
-        "",
+        (Unit::Bytes, 0, ""),
+        (&[ADOPTED, FETCHED], Aggregation::PerBlock, Better::Neither),
     ),
 ];
 

@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::cdf::{self, Cdf, Cdf2, STD_CENTILES};
-use crate::field::{Field, Scale, Unit};
+use crate::field::{Aggregation, Better, Field, Scale, Unit};
 use crate::genesis::Genesis;
 use crate::timeline::SlotStats;
 
@@ -43,15 +43,18 @@ const CHAIN: &str = "Chain";
 const RES: &str = "Resource usage";
 const SPANS: &str = "CPU spans";
 
-/// A dictionary entry; `form` is unit, precision, scale and range.
+/// A dictionary entry; `form` is unit, precision, scale and range; `meaning` where its values
+/// come from, how they combine and which way is better.
 const fn field(
     id: &'static str,
     group: &'static str,
     short: &'static str,
     description: &'static str,
     form: (Unit, u8, Scale, &'static str),
+    meaning: (&'static [&'static str], Aggregation, Better),
 ) -> Field {
     let (unit, precision, scale, range) = form;
+    let (from, aggregation, better) = meaning;
     Field {
         id,
         group,
@@ -61,8 +64,18 @@ const fn field(
         precision,
         scale,
         range,
+        from,
+        aggregation,
+        better,
     }
 }
+
+const LOOP: &[&str] = &[
+    "Forge.Loop.StartLeadershipCheck",
+    "Forge.Loop.StartLeadershipCheckPlus",
+];
+const RESOURCES: &[&str] = &["Resources"];
+const LEDGER: &[&str] = &["Forge.Loop.StartLeadershipCheckPlus", "LedgerMetrics"];
 
 /// The metrics of a `MachPerf` / `ClusterPerf`, in locli's order (§3.2), then the four locli
 /// computes without listing them (`cdfHostSlots`, `cdfLeads`, `cdfUtxo`, `cdfSpanLensCpuRwd`).
@@ -73,6 +86,7 @@ pub const FIELDS: &[Field] = &[
         "Forge loop starts",
         "For any given slot, how many forging loop starts were registered",
         (Unit::Units, 0, Scale::Lin, "0:1"),
+        (LOOP, Aggregation::PerSlot, Better::Higher),
     ),
     field(
         "cdfStarted",
@@ -80,6 +94,7 @@ pub const FIELDS: &[Field] = &[
         "Forge loop tardiness",
         "Forge loop iteration start delay (TraceStartLeadershipCheck), relative to slot start",
         (Unit::Sec, 3, Scale::Log, ""),
+        (LOOP, Aggregation::PerSlot, Better::Lower),
     ),
     field(
         "cdfBlkCtx",
@@ -87,6 +102,11 @@ pub const FIELDS: &[Field] = &[
         "Block context acquisition delay",
         "Block context acquired (TraceBlockContext), relative to forge loop beginning",
         (Unit::Sec, 3, Scale::Log, ""),
+        (
+            &["Forge.Loop.BlockContext"],
+            Aggregation::PerSlot,
+            Better::Lower,
+        ),
     ),
     field(
         "cdfLgrState",
@@ -94,6 +114,11 @@ pub const FIELDS: &[Field] = &[
         "Ledger state acquisition delay",
         "Ledger state acquired (TraceLedgerState), relative to block context acquisition",
         (Unit::Sec, 3, Scale::Log, ""),
+        (
+            &["Forge.Loop.LedgerState"],
+            Aggregation::PerSlot,
+            Better::Lower,
+        ),
     ),
     field(
         "cdfLgrView",
@@ -101,6 +126,11 @@ pub const FIELDS: &[Field] = &[
         "Ledger view acquisition delay",
         "Ledger view acquired (TraceLedgerView), relative to ledger state acquisition",
         (Unit::Sec, 3, Scale::Log, ""),
+        (
+            &["Forge.Loop.LedgerView"],
+            Aggregation::PerSlot,
+            Better::Lower,
+        ),
     ),
     field(
         "cdfLeading",
@@ -108,6 +138,11 @@ pub const FIELDS: &[Field] = &[
         "Leadership check duration",
         "Leadership check duration (TraceNodeIsNotLeader, TraceNodeIsLeader), relative to ledger view acquisition (or forge loop beginning)",
         (Unit::Sec, 3, Scale::Log, ""),
+        (
+            &["Forge.Loop.NodeIsLeader", "Forge.Loop.NodeNotLeader"],
+            Aggregation::PerSlot,
+            Better::Lower,
+        ),
     ),
     field(
         "cdfBlockGap",
@@ -115,6 +150,11 @@ pub const FIELDS: &[Field] = &[
         "Interblock gap",
         "Time since the tip's block number last changed (TraceBlockContext), per slot: slots × slot length, in seconds (locli has slots here, labelled seconds)",
         (Unit::Sec, 2, Scale::Lin, ""),
+        (
+            &["Forge.Loop.BlockContext"],
+            Aggregation::PerSlot,
+            Better::Neither,
+        ),
     ),
     field(
         "cdfDensity",
@@ -122,6 +162,7 @@ pub const FIELDS: &[Field] = &[
         "Chain density",
         "Block/slot ratio, for the last 'k' slots",
         (Unit::Ratio, 2, Scale::Lin, ""),
+        (LEDGER, Aggregation::PerSlot, Better::Higher),
     ),
     field(
         "CentiCpu",
@@ -129,6 +170,7 @@ pub const FIELDS: &[Field] = &[
         "Process CPU usage",
         "Kernel-reported CPU process usage, % of a single core",
         (Unit::Pct, 0, Scale::Lin, ""),
+        (RESOURCES, Aggregation::PerSlot, Better::Lower),
     ),
     field(
         "CentiGC",
@@ -136,6 +178,7 @@ pub const FIELDS: &[Field] = &[
         "RTS GC CPU usage",
         "RTS-reported GC CPU usage, % of a single core (GHC only)",
         (Unit::Pct, 0, Scale::Lin, ""),
+        (RESOURCES, Aggregation::PerSlot, Better::Lower),
     ),
     field(
         "CentiMut",
@@ -143,6 +186,7 @@ pub const FIELDS: &[Field] = &[
         "RTS Mutator CPU usage",
         "RTS-reported mutator CPU usage, % of a single core (GHC only)",
         (Unit::Pct, 0, Scale::Lin, ""),
+        (RESOURCES, Aggregation::PerSlot, Better::Lower),
     ),
     field(
         "GcsMajor",
@@ -150,6 +194,7 @@ pub const FIELDS: &[Field] = &[
         "Major GCs",
         "Major garbage collection RTS events, per second (GHC only; locli: per sample)",
         (Unit::Hz, 0, Scale::Lin, ""),
+        (RESOURCES, Aggregation::PerSlot, Better::Lower),
     ),
     field(
         "GcsMinor",
@@ -157,6 +202,7 @@ pub const FIELDS: &[Field] = &[
         "Minor GCs",
         "Minor garbage collection RTS events, per second (GHC only; locli: per sample)",
         (Unit::Hz, 0, Scale::Lin, ""),
+        (RESOURCES, Aggregation::PerSlot, Better::Lower),
     ),
     field(
         "RSS",
@@ -164,6 +210,7 @@ pub const FIELDS: &[Field] = &[
         "Kernel RSS",
         "Kernel-reported RSS (Resident Set Size) of the process, MiB",
         (Unit::MiB, 0, Scale::Lin, ""),
+        (RESOURCES, Aggregation::PerSlot, Better::Lower),
     ),
     field(
         "Heap",
@@ -171,6 +218,7 @@ pub const FIELDS: &[Field] = &[
         "RTS heap size",
         "RTS-reported heap size, MiB",
         (Unit::MiB, 0, Scale::Lin, ""),
+        (RESOURCES, Aggregation::PerSlot, Better::Lower),
     ),
     field(
         "Live",
@@ -178,6 +226,7 @@ pub const FIELDS: &[Field] = &[
         "RTS live GC dataset",
         "RTS-reported GC live data size, MiB (GHC only)",
         (Unit::MiB, 0, Scale::Lin, ""),
+        (RESOURCES, Aggregation::PerSlot, Better::Lower),
     ),
     field(
         "Alloc",
@@ -185,6 +234,7 @@ pub const FIELDS: &[Field] = &[
         "RTS alloc rate",
         "RTS-reported allocation rate, MiB/s",
         (Unit::MiBs, 0, Scale::Lin, ""),
+        (RESOURCES, Aggregation::PerSlot, Better::Lower),
     ),
     field(
         "NetRd",
@@ -192,6 +242,7 @@ pub const FIELDS: &[Field] = &[
         "Network reads",
         "Network reads, KiB/s",
         (Unit::KiBs, 0, Scale::Lin, ""),
+        (RESOURCES, Aggregation::PerSlot, Better::Neither),
     ),
     field(
         "NetWr",
@@ -199,6 +250,7 @@ pub const FIELDS: &[Field] = &[
         "Network writes",
         "Network writes, KiB/s",
         (Unit::KiBs, 0, Scale::Lin, ""),
+        (RESOURCES, Aggregation::PerSlot, Better::Neither),
     ),
     field(
         "FsRd",
@@ -206,6 +258,7 @@ pub const FIELDS: &[Field] = &[
         "Filesystem reads",
         "Number of bytes which this process really did cause to be fetched from the storage layer, KiB/s",
         (Unit::KiBs, 0, Scale::Lin, ""),
+        (RESOURCES, Aggregation::PerSlot, Better::Neither),
     ),
     field(
         "FsWr",
@@ -213,6 +266,7 @@ pub const FIELDS: &[Field] = &[
         "Filesystem writes",
         "Number of bytes which this process caused to be sent to the storage layer, modulo truncate(), KiB/s",
         (Unit::KiBs, 0, Scale::Lin, ""),
+        (RESOURCES, Aggregation::PerSlot, Better::Neither),
     ),
     field(
         "cdfSpanLensCpu",
@@ -220,6 +274,7 @@ pub const FIELDS: &[Field] = &[
         "CPU 85% spans",
         "Length of over-85% CPU usage peaks (runs of slots with CPU ≥ 85% or unknown), last slot − first slot",
         (Unit::Slots, 0, Scale::Lin, ""),
+        (RESOURCES, Aggregation::PerSpan, Better::Lower),
     ),
     field(
         "cdfSpanLensCpuEpoch",
@@ -227,6 +282,7 @@ pub const FIELDS: &[Field] = &[
         "CPU spans at Ep boundary",
         "Length of over-85% CPU usage peaks, starting at epoch boundary (spans containing epoch slot 3, counted from the epoch's first slot), slots",
         (Unit::Slots, 0, Scale::Lin, ""),
+        (RESOURCES, Aggregation::PerSpan, Better::Lower),
     ),
     field(
         "cdfHostSlots",
@@ -234,6 +290,7 @@ pub const FIELDS: &[Field] = &[
         "Slots analysed",
         "Slots of the host's timeline that passed the slot filters (one value per host)",
         (Unit::Slots, 0, Scale::Lin, ""),
+        (LOOP, Aggregation::PerHost, Better::Neither),
     ),
     field(
         "cdfLeads",
@@ -241,6 +298,11 @@ pub const FIELDS: &[Field] = &[
         "Leaderships",
         "For any given slot, how many leadership checks were won (TraceNodeIsLeader)",
         (Unit::Units, 0, Scale::Lin, "0:1"),
+        (
+            &["Forge.Loop.NodeIsLeader"],
+            Aggregation::PerSlot,
+            Better::Neither,
+        ),
     ),
     field(
         "cdfUtxo",
@@ -248,6 +310,7 @@ pub const FIELDS: &[Field] = &[
         "UTxO size",
         "UTxO set size (StartLeadershipCheckPlus, LedgerMetrics), carried forward per slot",
         (Unit::Count, 0, Scale::Lin, ""),
+        (LEDGER, Aggregation::PerSlot, Better::Neither),
     ),
     field(
         "cdfSpanLensCpuRwd",
@@ -255,6 +318,7 @@ pub const FIELDS: &[Field] = &[
         "CPU spans at reward calculation",
         "Length of over-85% CPU usage peaks containing epoch slot 3 + floor(0.4 × epoch length), where the reward calculation starts, slots",
         (Unit::Slots, 0, Scale::Lin, ""),
+        (RESOURCES, Aggregation::PerSpan, Better::Lower),
     ),
 ];
 

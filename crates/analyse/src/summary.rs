@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::blockprop::BlockProp;
 use crate::cdf::{BRIEF_CENTILES, Cdf, cdf};
-use crate::field::{Field, Scale, Unit};
+use crate::field::{Aggregation, Better, Field, Scale, Unit};
 use crate::genesis::{Genesis, seconds_between};
 use crate::inventory::HostSummary;
 
@@ -336,12 +336,16 @@ pub fn compute(
     }
 }
 
+/// A summary figure; `meaning` is where its values come from (none: every line), how they
+/// combine and which way is better.
 const fn scalar(
     id: &'static str,
     short: &'static str,
     description: &'static str,
     unit: Unit,
+    meaning: (&'static [&'static str], Aggregation, Better),
 ) -> Field {
+    let (from, aggregation, better) = meaning;
     Field {
         id,
         group: "Summary",
@@ -351,8 +355,23 @@ const fn scalar(
         precision: 0,
         scale: Scale::Lin,
         range: "",
+        from,
+        aggregation,
+        better,
     }
 }
+
+const CHAIN: &[&str] = &[
+    "Forge.Loop.ForgedBlock",
+    "ChainDB.AddBlockEvent.AddedToCurrentChain",
+];
+const OBSERVED: &[&str] = &[
+    "ChainSync.Client.DownloadedHeader",
+    "BlockFetch.Client.CompletedBlockFetch",
+    "ChainDB.AddBlockEvent.AddedToCurrentChain",
+    "ChainDB.AddBlockEvent.SwitchedToAFork",
+];
+const GENERATOR: &[&str] = &["Benchmark.BenchTxSubSummary"];
 
 /// The summary's metrics.
 pub const FIELDS: &[Field] = &[
@@ -361,89 +380,160 @@ pub const FIELDS: &[Field] = &[
         "Machines",
         "Hosts whose logs were analysed",
         Unit::Count,
+        (&[], Aggregation::PerRun, Better::Neither),
     ),
     scalar(
         "sumLogObjectsTotal",
         "Total log objects analysed",
         "Lines read over all hosts",
         Unit::Count,
+        (&[], Aggregation::PerRun, Better::Neither),
     ),
     scalar(
         "sumFilters",
         "Number of filters applied",
         "Chain filters in force",
         Unit::Count,
+        (&[], Aggregation::PerRun, Better::Neither),
     ),
     scalar(
         "cdfLogObjectsEmitted",
         "Log objects emitted per host",
         "Lines per host",
         Unit::Count,
+        (&[], Aggregation::PerHost, Better::Neither),
     ),
     scalar(
         "cdfLogObjects",
         "Log objects analysed per host",
         "Lines the analysis interprets, per host",
         Unit::Count,
+        (&[], Aggregation::PerHost, Better::Neither),
     ),
     scalar(
         "cdfRuntime",
         "Host run time",
         "Seconds from a host's first to its last line",
         Unit::Sec,
+        (&[], Aggregation::PerHost, Better::Neither),
     ),
     scalar(
         "cdfLogLineRate",
         "Host log line rate",
         "Lines per second of a host's run time",
         Unit::Hz,
+        (&[], Aggregation::PerHost, Better::Neither),
     ),
     scalar(
         "sumDomainTime",
         "Run time",
         "Seconds from the first to the last line (raw), and between the first and last accepted block's slot (filtered)",
         Unit::Sec,
+        (&[], Aggregation::PerRun, Better::Neither),
     ),
     scalar(
         "sumStartSpread",
         "Node start spread",
         "Seconds between the first and the last host's first line",
         Unit::Sec,
+        (&[], Aggregation::PerRun, Better::Lower),
     ),
     scalar(
         "sumStopSpread",
         "Node stop spread",
         "Seconds between the first and the last host's last line",
         Unit::Sec,
+        (&[], Aggregation::PerRun, Better::Lower),
     ),
     scalar(
         "sumDomainSlots",
         "Slots analysed",
         "Slots from the first to the last main-chain block (raw), and of the accepted blocks (filtered)",
         Unit::Slots,
+        (CHAIN, Aggregation::PerRun, Better::Neither),
     ),
     scalar(
         "sumDomainBlocks",
         "Blocks analysed",
         "Main-chain blocks (raw), and accepted blocks (filtered)",
         Unit::Blocks,
+        (CHAIN, Aggregation::PerRun, Better::Neither),
     ),
     scalar(
         "sumBlocksRejected",
         "Blocks rejected",
         "Main-chain blocks the filters (or the tip rule) leave out",
         Unit::Blocks,
+        (CHAIN, Aggregation::PerRun, Better::Lower),
+    ),
+    scalar(
+        "sumChainRejectionStats",
+        "Blocks rejected, by reason",
+        "Main-chain blocks left out, per filter that rejected them (and the tip rule)",
+        Unit::Blocks,
+        (CHAIN, Aggregation::PerRun, Better::Lower),
+    ),
+    scalar(
+        "blocks_forged_in_logs",
+        "Blocks forged in these logs",
+        "Main-chain blocks whose forger's log is in the log set",
+        Unit::Blocks,
+        (CHAIN, Aggregation::PerRun, Better::Neither),
+    ),
+    scalar(
+        "blocks_observed_only",
+        "Blocks known only from observers",
+        "Main-chain blocks nobody in the log set forged, placed from their observers' lines (forger: not in these logs)",
+        Unit::Blocks,
+        (OBSERVED, Aggregation::PerRun, Better::Neither),
+    ),
+    scalar(
+        "bad_lines_total",
+        "Unreadable lines",
+        "Lines over all hosts that are not trace lines or lack a field the analysis uses (counted and skipped)",
+        Unit::Count,
+        (&[], Aggregation::PerRun, Better::Lower),
     ),
     scalar(
         "achievedTps",
         "Achieved load",
         "Transactions the generator sent per second of its run",
         Unit::Hz,
+        (GENERATOR, Aggregation::PerRun, Better::Higher),
+    ),
+    scalar(
+        "sent",
+        "Transactions sent",
+        "Transactions the generator reports it sent (BenchTxSubSummary ssTxSent)",
+        Unit::Count,
+        (GENERATOR, Aggregation::PerRun, Better::Neither),
+    ),
+    scalar(
+        "elapsed",
+        "Generator run time",
+        "Seconds the generator reports it ran (ssElapsed)",
+        Unit::Sec,
+        (GENERATOR, Aggregation::PerRun, Better::Neither),
+    ),
+    scalar(
+        "threadwiseTps",
+        "Load per submission thread",
+        "Transactions per second of each of the generator's submission threads (ssThreadwiseTps)",
+        Unit::Hz,
+        (GENERATOR, Aggregation::PerRun, Better::Higher),
+    ),
+    scalar(
+        "no_failures",
+        "Generator without failures",
+        "Whether the generator reported no submission failures (ssFailures empty)",
+        Unit::Flag,
+        (GENERATOR, Aggregation::PerRun, Better::Higher),
     ),
     scalar(
         "requestedTps",
         "Offered load",
         "Transactions per second the profile asked for",
         Unit::Hz,
+        (GENERATOR, Aggregation::PerRun, Better::Neither),
     ),
 ];

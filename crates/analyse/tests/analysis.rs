@@ -244,3 +244,125 @@ fn slot_filters_select_both_blocks_and_machine_slots() {
     );
     assert_eq!(a.summary.filters, ["inline-expr"]);
 }
+
+/// The metric ids an analysis directory's outputs carry: block propagation's CDFs, every
+/// machine's and the cluster's distributions, the summary's figures.
+fn metrics_in_outputs(out: &Path) -> std::collections::BTreeSet<String> {
+    let read = |p: PathBuf| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
+    };
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        v.as_object()
+            .into_iter()
+            .flat_map(|o| o.keys().cloned())
+            .collect()
+    };
+    let mut ids = std::collections::BTreeSet::new();
+    ids.extend(keys(&read(out.join("blockprop.json"))["cdfs"]));
+    // What describes a distribution rather than being a metric.
+    let not_metrics = ["host", "hosts", "slots"];
+    let mut perf = vec![read(out.join("clusterperf.json"))];
+    for f in std::fs::read_dir(out.join("machperf")).unwrap() {
+        perf.push(read(f.unwrap().path()));
+    }
+    for p in &perf {
+        ids.extend(
+            keys(p)
+                .into_iter()
+                .filter(|k| !not_metrics.contains(&k.as_str())),
+        );
+    }
+    // The summary's figures; its other members say what was analysed, not how it went.
+    let summary = read(out.join("summary.json"));
+    let descriptive = [
+        "genesis",
+        "meta",
+        "missing",
+        "warnings",
+        "wb_version",
+        "generator",
+        "sumAnalysisTime",
+        "sumGenesisSpec",
+        "sumWorkload",
+    ];
+    ids.extend(
+        keys(&summary)
+            .into_iter()
+            .filter(|k| !descriptive.contains(&k.as_str())),
+    );
+    ids.extend(keys(&summary["generator"]));
+    ids
+}
+
+#[test]
+fn every_metric_computed_has_one_dictionary_entry_and_every_entry_is_computed() {
+    // A cluster with a genesis (epochs, so the epoch-bound CPU spans exist) and a generator.
+    let (dir, _, _) = analysed(5, true);
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(logs.join("generator")).unwrap();
+    std::fs::write(
+        logs.join("generator/generator.json"),
+        r#"{"at":"2026-01-01T00:04:00Z","ns":"Benchmark.BenchTxSubSummary","data":{"kind":"TraceBenchTxSubSummary","summary":{"ssElapsed":240,"ssFailures":[],"ssThreadwiseTps":[2.5],"ssTxSent":600}},"sev":"Info","thread":"1","host":"generator"}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("with-generator");
+    let opts = Options {
+        genesis: Some(dir.path().join("genesis.json")),
+        threads: 2,
+        ..Options::default()
+    };
+    let a = analyse(&group_by_host(&files_under(&logs)), &opts, &out).unwrap();
+    write(&a, &out).unwrap();
+    let computed = metrics_in_outputs(&out);
+    let entries: Vec<&str> = wb_analyse::field::all().map(|f| f.id).collect();
+    let unique: std::collections::BTreeSet<&str> = entries.iter().copied().collect();
+    assert_eq!(
+        unique.len(),
+        entries.len(),
+        "an id is in the dictionary twice"
+    );
+    let without_entry: Vec<&String> = computed
+        .iter()
+        .filter(|id| !unique.contains(id.as_str()))
+        .collect();
+    assert!(
+        without_entry.is_empty(),
+        "computed, not in the dictionary: {without_entry:?}"
+    );
+    let not_computed: Vec<&&str> = unique
+        .iter()
+        .filter(|id| !computed.contains(**id))
+        .collect();
+    assert!(
+        not_computed.is_empty(),
+        "in the dictionary, computed by nothing: {not_computed:?}"
+    );
+}
+
+#[test]
+fn every_dictionary_entry_is_complete_and_comes_from_messages_the_analysis_reads() {
+    for f in wb_analyse::field::all() {
+        assert!(
+            !f.short.is_empty() && !f.description.is_empty() && !f.group.is_empty(),
+            "{}",
+            f.id
+        );
+        for ns in f.from {
+            assert!(
+                wb_analyse::names::lookup(ns, None).is_some(),
+                "{}: {ns} is not a message the analysis reads",
+                f.id
+            );
+        }
+    }
+}
+
+#[test]
+fn the_dictionary_in_docs_is_the_one_the_analysis_has() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/DICTIONARY.md");
+    let docs = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        docs == wb_analyse::field::markdown(),
+        "docs/DICTIONARY.md is stale: run `cargo run -- dictionary > docs/DICTIONARY.md`"
+    );
+}

@@ -104,6 +104,13 @@ enum Command {
     /// per-block and per-slot tables and the data dictionary, into `analysis/`; `variance`
     /// combines runs, `synth` writes logs with known answers.
     Analyse(AnalyseCmd),
+    /// Print the data dictionary: every metric the analysis computes, with its id, unit,
+    /// the traces it comes from, how its values combine and which way is better.
+    Dictionary {
+        /// `md` (tables per group, as in docs/DICTIONARY.md) or `json` (the entries as data).
+        #[arg(long, default_value = "md", value_parser = ["md", "json"])]
+        format: String,
+    },
     /// Check a trace configuration and print how it resolves for every namespace.
     TraceConfig {
         /// A node configuration file (YAML or JSON).
@@ -620,6 +627,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             output_metric_help,
         } => trace_docs(config, output_file, output_metric_help),
         Command::TraceConfig { file } => trace_config(&file),
+        Command::Dictionary { format } => {
+            let text = match format.as_str() {
+                "json" => {
+                    let entries: Vec<_> = wb_analyse::field::all().collect();
+                    serde_json::to_string_pretty(&entries)? + "\n"
+                }
+                _ => wb_analyse::field::markdown(),
+            };
+            print!("{text}");
+            Ok(())
+        }
         Command::Tracer {
             config,
             min_log_severity,

@@ -131,3 +131,33 @@ fn trace_config_resolves_and_refuses_bad_files() {
         "{err}"
     );
 }
+
+#[test]
+fn the_dictionary_prints_as_markdown_and_as_data() {
+    let md = wb(&["dictionary"]);
+    assert!(md.status.success());
+    let md = String::from_utf8(md.stdout).unwrap();
+    let json = wb(&["dictionary", "--format", "json"]);
+    assert!(json.status.success());
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(&json.stdout).unwrap();
+    // One table row per entry, each entry complete.
+    let rows = md.lines().filter(|l| l.starts_with("| `")).count();
+    assert_eq!(rows, entries.len());
+    let adoption = entries.iter().find(|e| e["id"] == "cdf0.50").unwrap();
+    assert_eq!(adoption["unit"], "s");
+    assert_eq!(adoption["better"], "lower");
+    assert_eq!(adoption["aggregation"], "per-block");
+    assert!(
+        adoption["from"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == "ChainDB.AddBlockEvent.AddedToCurrentChain")
+    );
+    assert!(
+        md.contains("| `CentiCpu` | Process CPU usage | % | lower | `Resources` |"),
+        "{md}"
+    );
+    let bad = wb(&["dictionary", "--format", "yaml"]);
+    assert!(!bad.status.success());
+}
