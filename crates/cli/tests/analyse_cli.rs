@@ -462,8 +462,9 @@ fn a_journal_export_without_genesis_gives_resource_figures_and_lists_what_is_mis
 #[test]
 fn a_stuck_cpu_counter_is_reported_not_measured_and_never_as_zero() {
     // The benchmarking node's real resource sample, repeated every 5 s with the process
-    // allocating as it does but `CentiCpu` frozen at its first value (the quirk of a node whose
-    // counter stuck), followed by its real leadership checks and forges.
+    // allocating as it does but `CentiCpu` frozen at its first value: the quirk of a real
+    // node's log whose 265 samples all say `"CentiCpu":429496` (input-output-hk/ouroboros-leios,
+    // scripts/trace-translator/demo/node-1.json at bc84c633, not copied: no licence for it).
     let real = std::fs::read_to_string(real_log("benchmark-node-locli-excerpt.jsonl")).unwrap();
     let first: serde_json::Value = serde_json::from_str(real.lines().next().unwrap()).unwrap();
     let mut lines = Vec::new();
