@@ -104,6 +104,16 @@ enum Command {
     /// per-block and per-slot tables and the data dictionary, into `analysis/`; `variance`
     /// combines runs, `synth` writes logs with known answers.
     Analyse(AnalyseCmd),
+    /// Write the run report of an analysis (a run directory, its `analysis/`, or any
+    /// `wb analyse` output directory): one self-contained HTML page, charts inline, every number
+    /// with its dictionary entry.
+    Report {
+        /// The run or analysis directory.
+        dir: PathBuf,
+        /// Where to write the page (default: `report.html` beside the analysis).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Print the data dictionary: every metric the analysis computes, with its id, unit,
     /// the traces it comes from, how its values combine and which way is better.
     Dictionary {
@@ -563,12 +573,18 @@ fn run_cmd(cmd: RunCmd) -> anyhow::Result<()> {
                 run: Some(dir.clone()),
                 ..Default::default()
             };
-            if let Err(e) = analyse_hosts(
+            match analyse_hosts(
                 &wb_analyse::inventory::run_dir_logs(dir),
                 &dir.join("analysis"),
                 &opts,
             ) {
-                println!("  analysis failed: {e:#}");
+                // The run report beside it: runs/<tag>/report.html.
+                Ok(()) => {
+                    if let Err(e) = report(dir, None) {
+                        println!("  report failed: {e:#}");
+                    }
+                }
+                Err(e) => println!("  analysis failed: {e:#}"),
             }
             std::process::exit(match finished.outcome.status {
                 wb_run::lifecycle::Status::Finished => 0,
@@ -606,6 +622,22 @@ fn profile(action: ProfileAction) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `wb report`: the run report of an analysis directory.
+fn report(dir: &Path, out: Option<PathBuf>) -> anyhow::Result<()> {
+    let a = wb_report::Analysis::read(dir)?;
+    let out = out.unwrap_or_else(|| {
+        // Beside the analysis: a run directory gets `runs/<tag>/report.html`.
+        match a.dir.parent() {
+            Some(p) if a.dir.file_name().is_some_and(|n| n == "analysis") => p.join("report.html"),
+            _ => a.dir.join("report.html"),
+        }
+    });
+    let page = wb_report::run_report(&a);
+    std::fs::write(&out, &page).with_context(|| format!("writing {}", out.display()))?;
+    println!("report: {} ({} KiB)", out.display(), page.len() / 1024);
+    Ok(())
+}
+
 /// Errors are the user's (a missing file, a bad profile, logs that do not fit their genesis):
 /// one message with its causes, never a backtrace, whatever `RUST_BACKTRACE` says. Bugs panic,
 /// and a panic keeps its backtrace.
@@ -627,6 +659,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             output_metric_help,
         } => trace_docs(config, output_file, output_metric_help),
         Command::TraceConfig { file } => trace_config(&file),
+        Command::Report { dir, out } => report(&dir, out),
         Command::Dictionary { format } => {
             let text = match format.as_str() {
                 "json" => {

@@ -152,6 +152,10 @@ fn wb_run_ci_test_produces_a_complete_run_directory() {
     let slots = std::fs::read_to_string(run.join("analysis/slots.csv")).unwrap();
     assert!(slots.lines().filter(|l| l.starts_with("node-3,")).count() > 400);
     assert!(run.join("analysis/cdf/CentiCpu.cdf").is_file());
+    // The run report beside it, named after the run.
+    let report = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(report.contains("<section id=\"adoption\""));
+    assert!(report.contains("data-metric=\"cdf0.50\""));
 
     // `wb run list` and `show` see it.
     let list = s.wb_run(&["list"]).output().unwrap();

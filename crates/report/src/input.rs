@@ -1,0 +1,142 @@
+//! The analysis outputs a report reads. They are read as JSON values, as any consumer of an
+//! analysis directory would, so a report can be made of any analysis directory, whoever wrote it.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// Why an analysis directory cannot be reported on.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// A file the report needs is missing or unreadable.
+    #[error("{path}: {source} (is this a `wb analyse` output directory?)")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file is not the JSON the analysis writes.
+    #[error("{path}: not an analysis output: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: serde_json::Error,
+    },
+}
+
+/// One analysis directory's outputs.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// Where it was read from.
+    pub dir: PathBuf,
+    /// `summary.json`.
+    pub summary: Value,
+    /// `blockprop.json`.
+    pub blockprop: Value,
+    /// `clusterperf.json`.
+    pub clusterperf: Value,
+    /// `logs.json`'s hosts.
+    pub hosts: Vec<Value>,
+    /// `machperf/<host>.json`, in host order.
+    pub machines: Vec<Value>,
+    /// `chain.json`.
+    pub chain: Value,
+}
+
+fn read_json(path: &Path) -> Result<Value, InputError> {
+    let text = std::fs::read_to_string(path).map_err(|source| InputError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| InputError::Json {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+impl Analysis {
+    /// Reads the analysis in `dir` (a run directory's `analysis/`, or the directory itself).
+    pub fn read(dir: &Path) -> Result<Analysis, InputError> {
+        let dir = if dir.join("analysis/summary.json").exists() {
+            dir.join("analysis")
+        } else {
+            dir.to_owned()
+        };
+        let hosts = match read_json(&dir.join("logs.json"))?.get_mut("hosts") {
+            Some(Value::Array(h)) => std::mem::take(h),
+            _ => Vec::new(),
+        };
+        let mut machines = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(dir.join("machperf")) {
+            let mut paths: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
+            paths.sort();
+            for p in paths {
+                machines.push(read_json(&p)?);
+            }
+        }
+        Ok(Analysis {
+            summary: read_json(&dir.join("summary.json"))?,
+            blockprop: read_json(&dir.join("blockprop.json"))?,
+            clusterperf: read_json(&dir.join("clusterperf.json"))?,
+            chain: read_json(&dir.join("chain.json"))?,
+            hosts,
+            machines,
+            dir,
+        })
+    }
+}
+
+/// A distribution as the analysis writes it (`cdfSize`, `cdfAverage`, `cdfSamples`, …), with
+/// the cluster's form (each figure itself a distribution over hosts) read as its mean.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dist {
+    /// Values it is over.
+    pub size: u64,
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub median: f64,
+    /// Smallest and largest.
+    pub range: (f64, f64),
+    /// (centile, value), centiles ascending.
+    pub samples: Vec<(f64, f64)>,
+}
+
+/// A number, or the mean of a distribution over hosts.
+fn number(v: &Value) -> Option<f64> {
+    v.as_f64().or_else(|| v.get("cdfAverage")?.as_f64())
+}
+
+impl Dist {
+    /// Reads one; `None` when absent or empty.
+    pub fn of(v: &Value) -> Option<Dist> {
+        let size = v.get("cdfSize")?.as_u64()?;
+        if size == 0 {
+            return None;
+        }
+        let range = v.get("cdfRange")?.as_array()?;
+        let samples = v
+            .get("cdfSamples")?
+            .as_array()?
+            .iter()
+            .filter_map(|s| Some((s.get(0)?.as_f64()?, number(s.get(1)?)?)))
+            .collect();
+        Some(Dist {
+            size,
+            mean: number(v.get("cdfAverage")?)?,
+            median: number(v.get("cdfMedian")?)?,
+            range: (number(range.first()?)?, number(range.get(1)?)?),
+            samples,
+        })
+    }
+
+    /// The value at centile `p` (the nearest sample at or above it).
+    pub fn at(&self, p: f64) -> Option<f64> {
+        self.samples
+            .iter()
+            .find(|(q, _)| *q >= p - 1e-9)
+            .map(|(_, v)| *v)
+    }
+}

@@ -1,0 +1,13 @@
+//! Reports people read, from an analysis directory (`wb analyse`'s outputs):
+//!
+//! * `input`: the analysis outputs a report reads, and what each of them lacks;
+//! * `svg`: charts (CDFs) drawn as inline SVG, so a report needs nothing at view time;
+//! * `page`: the run report as one self-contained HTML file, every number carrying its unit and
+//!   its dictionary entry (hover help, and the dictionary as an appendix).
+
+pub mod input;
+pub mod page;
+pub mod svg;
+
+pub use input::{Analysis, InputError};
+pub use page::run_report;

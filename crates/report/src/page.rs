@@ -1,0 +1,473 @@
+//! The run report: one self-contained HTML page (styles and charts inline, nothing fetched when
+//! opened, a print stylesheet) that says how a run or a set of logs went. Every metric carries
+//! its unit and its dictionary entry: hover help where it stands, and the dictionary at the end.
+
+use std::fmt::Write;
+
+use serde_json::Value;
+use wb_analyse::field::{self, Better, Field};
+
+use crate::input::{Analysis, Dist};
+use crate::svg::{Series, cdf_chart, escape};
+
+const STYLE: &str = r#"
+:root { --ink: #1b1f24; --muted: #5b6570; --line: #d9dee3; --bad: #b3261e; --warn: #8a5a00; --good: #1e6b34; }
+* { box-sizing: border-box; }
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--ink); margin: 0 auto; max-width: 1100px; padding: 24px; }
+h1 { font-size: 26px; margin: 0 0 4px; } h2 { font-size: 20px; margin: 32px 0 8px; border-bottom: 2px solid var(--line); padding-bottom: 4px; }
+h3 { font-size: 16px; margin: 18px 0 6px; }
+.sub { color: var(--muted); margin: 0 0 16px; }
+nav { margin: 12px 0 8px; } nav a { margin-right: 14px; color: #0b57d0; text-decoration: none; }
+table { border-collapse: collapse; margin: 8px 0 12px; font-variant-numeric: tabular-nums; }
+th, td { border-bottom: 1px solid var(--line); padding: 4px 10px; text-align: right; vertical-align: top; }
+th:first-child, td:first-child { text-align: left; white-space: nowrap; }
+thead th { font-weight: 600; color: var(--muted); border-bottom: 2px solid var(--line); }
+td.metric a, th a { color: inherit; text-decoration: none; border-bottom: 1px dotted var(--muted); }
+[title] { cursor: help; }
+.unit { color: var(--muted); font-size: 12px; margin-left: 2px; }
+.cards { display: flex; flex-wrap: wrap; gap: 10px; margin: 8px 0 12px; }
+.card { border: 1px solid var(--line); border-radius: 8px; padding: 8px 12px; min-width: 150px; }
+.card .v { font-size: 22px; font-weight: 600; } .card .k { color: var(--muted); font-size: 13px; }
+.card.bad .v { color: var(--bad); } .card.warn .v { color: var(--warn); }
+ul.notes li { margin: 2px 0; } .bad { color: var(--bad); } .warn { color: var(--warn); }
+svg.chart { width: 100%; max-width: 900px; height: auto; display: block; margin: 6px 0 14px; }
+svg .grid { stroke: var(--line); stroke-width: 1; } svg .tick, svg .legend { font-size: 11px; fill: var(--muted); }
+svg .axis { font-size: 12px; fill: var(--ink); } .nochart { color: var(--muted); font-style: italic; }
+table.dict td, table.dict th { text-align: left; font-size: 13px; } table.dict td:first-child { white-space: nowrap; }
+@media print { body { max-width: none; padding: 0; font-size: 11px; } nav { display: none; } h2 { break-after: avoid; } svg.chart, table { break-inside: avoid; } a { color: inherit; } }
+"#;
+
+/// A metric's hover text: what it is, its unit, which way is better, where it comes from.
+fn help(f: &Field) -> String {
+    let unit = unit(f);
+    let better = match f.better {
+        Better::Higher => "; higher is better",
+        Better::Lower => "; lower is better",
+        Better::Neither => "",
+    };
+    let from = if f.from.is_empty() {
+        "every line".to_owned()
+    } else {
+        f.from.join(", ")
+    };
+    format!(
+        "{} ({unit}{better}). From: {from}. {}",
+        f.description,
+        f.aggregation.describe()
+    )
+}
+
+fn unit(f: &Field) -> String {
+    serde_json::to_value(f.unit)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// A value in a metric's unit and precision, with the unit; delays under a second in ms, so
+/// that a 0.12 ms step does not read as 0.000 s.
+fn value(f: &Field, v: f64) -> String {
+    let (v, unit, p) = match f.unit {
+        wb_analyse::field::Unit::Sec if v.abs() < 1.0 => (v * 1e3, "ms".to_owned(), 2),
+        _ => (v, unit(f), usize::from(f.precision)),
+    };
+    format!("{v:.p$}<span class=\"unit\">{}</span>", escape(&unit))
+}
+
+/// The name cell of a metric: its short name, linked to its dictionary entry, with hover help.
+fn name_cell(f: &Field) -> String {
+    format!(
+        "<td class=\"metric\" data-metric=\"{id}\" title=\"{}\"><a href=\"#dict-{id}\">{}</a></td>",
+        escape(&help(f)),
+        escape(f.short),
+        id = escape(f.id)
+    )
+}
+
+/// A number cell of a metric, the hover help naming what the number is.
+fn number_cell(f: &Field, what: &str, v: Option<f64>) -> String {
+    match v {
+        Some(v) => format!(
+            "<td data-metric=\"{}\" title=\"{} — {}\">{}</td>",
+            escape(f.id),
+            escape(what),
+            escape(&help(f)),
+            value(f, v)
+        ),
+        None => "<td title=\"no value\">–</td>".into(),
+    }
+}
+
+/// A table of distributions, one row per metric: values, mean, median, 90th centile, range.
+fn dist_table(rows: &[(&'static Field, Option<Dist>)]) -> String {
+    let mut o = String::from(
+        "<table class=\"dists\"><thead><tr><th>metric</th><th>values</th><th>mean</th><th>median</th><th>90 %</th><th>min</th><th>max</th></tr></thead><tbody>",
+    );
+    for (f, d) in rows {
+        o.push_str("<tr>");
+        o.push_str(&name_cell(f));
+        match d {
+            Some(d) => {
+                let _ = write!(o, "<td>{}</td>", d.size);
+                o.push_str(&number_cell(f, "mean", Some(d.mean)));
+                o.push_str(&number_cell(f, "median", Some(d.median)));
+                o.push_str(&number_cell(f, "90th centile", d.at(0.9)));
+                o.push_str(&number_cell(f, "smallest", Some(d.range.0)));
+                o.push_str(&number_cell(f, "largest", Some(d.range.1)));
+            }
+            None => o.push_str(
+                "<td colspan=\"6\" class=\"nochart\">no values (see Run health: missing)</td>",
+            ),
+        }
+        o.push_str("</tr>");
+    }
+    o.push_str("</tbody></table>");
+    o
+}
+
+/// The series of a chart: each metric's distribution as (value, centile) points.
+fn series(rows: &[(&'static Field, Option<Dist>)]) -> Vec<Series> {
+    rows.iter()
+        .filter_map(|(f, d)| {
+            Some(Series {
+                id: f.id.into(),
+                label: f.short.into(),
+                points: d.as_ref()?.samples.iter().map(|&(p, v)| (v, p)).collect(),
+            })
+        })
+        .collect()
+}
+
+/// The block-propagation metrics of `group`, with their distributions.
+fn blockprop_rows(a: &Analysis, group: &str) -> Vec<(&'static Field, Option<Dist>)> {
+    wb_analyse::blockprop::FIELDS
+        .iter()
+        .filter(|f| f.group == group)
+        .map(|f| (f, Dist::of(&a.blockprop["cdfs"][f.id])))
+        .collect()
+}
+
+fn card(class: &str, key: &str, v: &str, title: &str) -> String {
+    format!(
+        "<div class=\"card {class}\" title=\"{}\"><div class=\"v\">{v}</div><div class=\"k\">{}</div></div>",
+        escape(title),
+        escape(key)
+    )
+}
+
+fn as_u64(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
+}
+
+fn manifest(a: &Analysis, o: &mut String) {
+    let s = &a.summary;
+    let meta = &s["meta"];
+    let title = meta["tag"]
+        .as_str()
+        .or_else(|| meta["profile"].as_str())
+        .map_or_else(
+            || format!("logs of {} hosts", as_u64(&s["sumHosts"])),
+            str::to_owned,
+        );
+    let _ = write!(
+        o,
+        "<header><h1>Run report: {}</h1><p class=\"sub\">analysed {} by wb {} from <code>{}</code></p></header>",
+        escape(&title),
+        escape(s["sumAnalysisTime"].as_str().unwrap_or("")),
+        escape(s["wb_version"].as_str().unwrap_or("")),
+        escape(&a.dir.display().to_string())
+    );
+    o.push_str("<nav><a href=\"#manifest\">Manifest</a><a href=\"#health\">Run health</a><a href=\"#resources\">Resources</a><a href=\"#forging\">Forging</a><a href=\"#peers\">Peer propagation</a><a href=\"#adoption\">End-to-end adoption</a><a href=\"#dictionary\">Dictionary</a></nav>");
+    o.push_str("<section id=\"manifest\"><h2>Manifest</h2><table><tbody>");
+    let mut row = |k: &str, v: String| {
+        let _ = write!(o, "<tr><td>{}</td><td>{}</td></tr>", escape(k), v);
+    };
+    if let Value::Object(m) = meta {
+        for (k, v) in m {
+            if let Some(t) = v.as_str() {
+                row(k, escape(t));
+            } else if v.is_number() || v.is_boolean() {
+                row(k, v.to_string());
+            }
+        }
+    }
+    let g = &s["genesis"];
+    let timing = match g["source"]["kind"].as_str() {
+        None => "none: figures relative to slot starts are missing".to_owned(),
+        Some(kind) => format!(
+            "{kind}; slot length {} s",
+            g["slot_length"].as_f64().unwrap_or(0.0) / 1e9
+        ),
+    };
+    row("slot timing (genesis)", escape(&timing));
+    row("hosts", as_u64(&s["sumHosts"]).to_string());
+    o.push_str("</tbody></table></section>");
+}
+
+fn health(a: &Analysis, o: &mut String) {
+    let s = &a.summary;
+    let bp = &a.blockprop;
+    o.push_str("<section id=\"health\"><h2>Run health</h2><div class=\"cards\">");
+    let lines = as_u64(&s["sumLogObjectsTotal"]);
+    let bad = as_u64(&s["bad_lines_total"]);
+    let forks = a.chain["forks"].as_array().map_or(0, Vec::len);
+    let unchained = a.chain["unchained"].as_array().map_or(0, Vec::len);
+    let dropped: u64 = a.hosts.iter().map(|h| as_u64(&h["dropped_by_node"])).sum();
+    let help_of = |id: &str| field::lookup(id).map(help).unwrap_or_default();
+    o.push_str(&card(
+        "",
+        "hosts",
+        &s["sumHosts"].to_string(),
+        &help_of("sumHosts"),
+    ));
+    o.push_str(&card(
+        "",
+        "lines read",
+        &lines.to_string(),
+        &help_of("sumLogObjectsTotal"),
+    ));
+    o.push_str(&card(
+        if bad > 0 { "warn" } else { "" },
+        "unreadable lines",
+        &bad.to_string(),
+        &help_of("bad_lines_total"),
+    ));
+    o.push_str(&card(
+        "",
+        "main-chain blocks",
+        &as_u64(&bp["blocks"]).to_string(),
+        "Blocks on the main chain the logs show",
+    ));
+    o.push_str(&card(
+        "",
+        "accepted for statistics",
+        &as_u64(&bp["accepted"]).to_string(),
+        "Main-chain blocks the filters (and the tip rule) keep",
+    ));
+    o.push_str(&card(
+        if forks > 0 { "warn" } else { "" },
+        "blocks lost in forks",
+        &forks.to_string(),
+        "Blocks forged at a height the main chain has another block at",
+    ));
+    o.push_str(&card(
+        "",
+        "known only from observers",
+        &as_u64(&s["blocks_observed_only"]).to_string(),
+        &help_of("blocks_observed_only"),
+    ));
+    if unchained > 0 {
+        o.push_str(&card(
+            "warn",
+            "on chains not shown",
+            &unchained.to_string(),
+            "Blocks whose predecessors no line names (an excerpt with gaps)",
+        ));
+    }
+    if dropped > 0 {
+        o.push_str(&card(
+            "bad",
+            "trace messages dropped by nodes",
+            &dropped.to_string(),
+            "Messages the nodes say they could not write out (TraceObject queue overflowed)",
+        ));
+    }
+    if let Some(g) = s["generator"].as_object() {
+        let achieved = g.get("achievedTps").and_then(Value::as_f64).unwrap_or(0.0);
+        let shown = match g.get("requestedTps").and_then(Value::as_f64) {
+            Some(r) => format!("{achieved:.2} of {r:.2}"),
+            None => format!("{achieved:.2}"),
+        };
+        o.push_str(&card("", "generator tx/s", &shown, &help_of("achievedTps")));
+    }
+    o.push_str("</div><ul class=\"notes\">");
+    if let Some(r) = s["sumChainRejectionStats"].as_object() {
+        for (why, n) in r {
+            let _ = write!(
+                o,
+                "<li>main-chain blocks left out of the statistics: {} ({})</li>",
+                n,
+                escape(why)
+            );
+        }
+    }
+    for m in s["missing"].as_array().into_iter().flatten() {
+        let metrics: Vec<&str> = m["metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let _ = write!(
+            o,
+            "<li class=\"warn\">missing: {} — {}</li>",
+            escape(&metrics.join(", ")),
+            escape(m["reason"].as_str().unwrap_or(""))
+        );
+    }
+    for w in s["warnings"].as_array().into_iter().flatten() {
+        let _ = write!(
+            o,
+            "<li class=\"bad\">warning: {}</li>",
+            escape(w.as_str().unwrap_or(""))
+        );
+    }
+    for h in &a.hosts {
+        for n in h["not_measured"].as_array().into_iter().flatten() {
+            let _ = write!(
+                o,
+                "<li class=\"warn\">{}: {} not measured — {}</li>",
+                escape(h["host"].as_str().unwrap_or("")),
+                escape(n["metric"].as_str().unwrap_or("")),
+                escape(n["reason"].as_str().unwrap_or(""))
+            );
+        }
+    }
+    o.push_str("</ul></section>");
+}
+
+/// The resource metrics shown per host, in this order.
+const RESOURCES: &[&str] = &[
+    "CentiCpu", "CentiGC", "RSS", "Heap", "Live", "Alloc", "NetRd", "NetWr", "FsRd", "FsWr",
+];
+
+fn resources(a: &Analysis, o: &mut String) {
+    o.push_str("<section id=\"resources\"><h2>Resource usage</h2>");
+    let fields: Vec<&Field> = RESOURCES
+        .iter()
+        .filter_map(|id| field::lookup(id))
+        .collect();
+    if a.machines.is_empty() {
+        o.push_str("<p class=\"nochart\">No per-slot machine figures (they need slot timing and leadership checks): see Run health.</p></section>");
+        return;
+    }
+    o.push_str("<p>Mean over each host's slots; the cluster row is the mean of the hosts' means. Hover a number for its metric.</p><table class=\"resources\"><thead><tr><th>host</th>");
+    for f in &fields {
+        let _ = write!(
+            o,
+            "<th data-metric=\"{id}\" title=\"{}\"><a href=\"#dict-{id}\">{}</a></th>",
+            escape(&help(f)),
+            escape(f.short),
+            id = escape(f.id)
+        );
+    }
+    o.push_str("</tr></thead><tbody>");
+    let mut row = |name: &str, v: &Value| {
+        let _ = write!(o, "<tr><td>{}</td>", escape(name));
+        for f in &fields {
+            o.push_str(&number_cell(
+                f,
+                &format!("{name}: mean"),
+                Dist::of(&v[f.id]).map(|d| d.mean),
+            ));
+        }
+        o.push_str("</tr>");
+    };
+    for m in &a.machines {
+        row(m["host"].as_str().unwrap_or("?"), m);
+    }
+    row("cluster", &a.clusterperf);
+    o.push_str("</tbody></table>");
+    let cpu = field::lookup("CentiCpu").expect("in the dictionary");
+    let per_host: Vec<Series> = a
+        .machines
+        .iter()
+        .filter_map(|m| {
+            Some(Series {
+                id: format!("CentiCpu:{}", m["host"].as_str()?),
+                label: m["host"].as_str()?.to_owned(),
+                points: Dist::of(&m["CentiCpu"])?
+                    .samples
+                    .iter()
+                    .map(|&(p, v)| (v, p))
+                    .collect(),
+            })
+        })
+        .take(12)
+        .collect();
+    let _ = write!(
+        o,
+        "<h3 title=\"{}\">CPU per host (share of slots at or below each CPU figure)</h3>{}",
+        escape(&help(cpu)),
+        cdf_chart("CPU per host", &unit(cpu), false, &per_host)
+    );
+    o.push_str("</section>");
+}
+
+fn phases(a: &Analysis, o: &mut String, id: &str, title: &str, group: &str, intro: &str) {
+    let rows = blockprop_rows(a, group);
+    let _ = write!(
+        o,
+        "<section id=\"{id}\"><h2>{}</h2><p>{}</p>{}{}</section>",
+        escape(title),
+        escape(intro),
+        cdf_chart(title, "s", true, &series(&rows)),
+        dist_table(&rows)
+    );
+}
+
+fn dictionary(o: &mut String) {
+    o.push_str("<section id=\"dictionary\"><h2>Data dictionary</h2><table class=\"dict\"><thead><tr><th>id</th><th>metric</th><th>unit</th><th>better</th><th>from</th><th>what it measures</th></tr></thead><tbody>");
+    for f in field::all() {
+        let better = match f.better {
+            Better::Higher => "higher",
+            Better::Lower => "lower",
+            Better::Neither => "–",
+        };
+        let from = if f.from.is_empty() {
+            "every line".to_owned()
+        } else {
+            f.from.join(", ")
+        };
+        let _ = write!(
+            o,
+            "<tr id=\"dict-{id}\"><td><code>{id}</code></td><td>{}</td><td>{}</td><td>{better}</td><td>{}</td><td>{} <span class=\"unit\">{}</span></td></tr>",
+            escape(f.short),
+            escape(&unit(f)),
+            escape(&from),
+            escape(f.description),
+            escape(f.aggregation.describe()),
+            id = escape(f.id)
+        );
+    }
+    o.push_str("</tbody></table></section>");
+}
+
+/// The run report of an analysis, as one HTML page.
+pub fn run_report(a: &Analysis) -> String {
+    let mut o = String::with_capacity(256 << 10);
+    let _ = write!(
+        o,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>wb run report</title><style>{STYLE}</style></head><body>"
+    );
+    manifest(a, &mut o);
+    health(a, &mut o);
+    resources(a, &mut o);
+    phases(
+        a,
+        &mut o,
+        "forging",
+        "Forging",
+        "Forger event Δt",
+        "How long each step of forging took on the block's forger, per accepted main-chain block (only for blocks whose forger's log is here).",
+    );
+    phases(
+        a,
+        &mut o,
+        "peers",
+        "Peer propagation",
+        "Peer event Δt",
+        "How a block travelled: each observing node's notice, request, fetch and adoption of it, and the fastest peer's times since the slot started.",
+    );
+    phases(
+        a,
+        &mut o,
+        "adoption",
+        "End-to-end adoption",
+        "Slot-rel. Δt to adoption centile",
+        "Time from the slot's start until a share of the whole cluster had adopted the block (0.50: half of the nodes … 1.00: all of them).",
+    );
+    dictionary(&mut o);
+    o.push_str("</body></html>\n");
+    o
+}

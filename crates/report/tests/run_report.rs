@@ -1,0 +1,198 @@
+//! The run report of real analyses, rendered and opened in a real headless Chromium (Debian's
+//! `chromium`, installed by `.ci/run`): every section there, every chart drawn with data, every
+//! metric linked to its dictionary entry with hover help, nothing fetched from elsewhere.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use wb_analyse::analysis::{Options, analyse, write};
+use wb_analyse::inventory::{HostLogs, group_by_host};
+use wb_analyse::synth;
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    for host in std::fs::read_dir(dir).unwrap() {
+        for f in std::fs::read_dir(host.unwrap().path()).unwrap() {
+            v.push(f.unwrap().path());
+        }
+    }
+    v
+}
+
+/// A six-node cluster's logs (known answers), its genesis, and their analysis in `<dir>/analysis`.
+fn cluster_analysis() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let o = synth::Options {
+        hosts: 6,
+        length: synth::Length::Slots(300),
+        seed: 3,
+        active_slot_coeff: 0.2,
+        ..synth::Options::default()
+    };
+    synth::generate(&o, &dir.path().join("logs"), 2).unwrap();
+    let genesis = dir.path().join("genesis.json");
+    std::fs::write(
+        &genesis,
+        format!(
+            r#"{{"systemStart":"{}","slotLength":1,"epochLength":100,"securityParam":5,"activeSlotsCoeff":0.2}}"#,
+            wb_trace::time::machine_time(o.start)
+        ),
+    )
+    .unwrap();
+    let opts = Options {
+        genesis: Some(genesis),
+        threads: 2,
+        ..Options::default()
+    };
+    let out = dir.path().join("analysis");
+    let a = analyse(
+        &group_by_host(&files_under(&dir.path().join("logs"))),
+        &opts,
+        &out,
+    )
+    .unwrap();
+    write(&a, &out).unwrap();
+    dir
+}
+
+fn chromium(args: &[&str], page: &Path) -> std::process::Output {
+    let profile = tempfile::tempdir().unwrap();
+    Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--timeout=4000",
+        ])
+        .args(args)
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect(
+            "Debian's chromium must be installed (apt-get install -y chromium; .ci/run does it)",
+        )
+}
+
+/// Where screenshots of what the tests rendered are kept (`target/test-artifacts/`).
+fn artifacts() -> PathBuf {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn a_clusters_run_report_opens_in_chromium_with_every_section_chart_and_entry() {
+    let dir = cluster_analysis();
+    let a = wb_report::Analysis::read(dir.path()).unwrap();
+    let page = wb_report::run_report(&a);
+    let file = dir.path().join("report.html");
+    std::fs::write(&file, &page).unwrap();
+
+    // Self-contained: nothing to fetch.
+    for outside in ["src=\"http", "href=\"http", "<script src", "<link "] {
+        assert!(
+            !page.contains(outside),
+            "the page fetches something: {outside}"
+        );
+    }
+    // Every number of a metric has hover help and its metric is in the dictionary appendix.
+    let ids: Vec<&str> = page
+        .split("data-metric=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap())
+        .collect();
+    assert!(ids.len() > 100, "{}", ids.len());
+    for id in &ids {
+        assert!(wb_analyse::field::lookup(id).is_some(), "{id}");
+        assert!(
+            page.contains(&format!("id=\"dict-{id}\"")),
+            "{id} has no entry"
+        );
+    }
+    for f in wb_analyse::field::all() {
+        assert!(page.contains(&format!("id=\"dict-{}\"", f.id)), "{}", f.id);
+    }
+
+    // Chromium parses the page and keeps every section and every drawn line.
+    let dom = String::from_utf8(chromium(&["--dump-dom"], &file).stdout).unwrap();
+    for section in [
+        "manifest",
+        "health",
+        "resources",
+        "forging",
+        "peers",
+        "adoption",
+        "dictionary",
+    ] {
+        assert!(
+            dom.contains(&format!("<section id=\"{section}\"")),
+            "{section} missing in Chromium's DOM"
+        );
+    }
+    let drawn = |s: &str| s.matches("class=\"series\"").count();
+    assert_eq!(drawn(&dom), drawn(&page));
+    // CPU per host (6), forging (12), peers (7), adoption (8): every line with data.
+    assert_eq!(drawn(&page), 6 + 12 + 7 + 8);
+    assert!(!dom.contains("no values to draw"), "a chart without data");
+    assert!(
+        dom.contains("title=\"Kernel-reported CPU process usage"),
+        "hover help lost"
+    );
+
+    let shot = artifacts().join("run-report.png");
+    let out = chromium(
+        &[
+            "--window-size=1200,2400",
+            &format!("--screenshot={}", shot.display()),
+        ],
+        &file,
+    );
+    assert!(
+        out.status.success() && shot.exists(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_relays_partial_logs_get_the_sections_they_have_data_for_and_say_what_they_lack() {
+    // A real mainnet relay's lines (legacy JSON, a slot battle), no genesis.
+    let dir = tempfile::tempdir().unwrap();
+    let log = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/real-logs/mainnet-relay-legacy-json.jsonl");
+    let out = dir.path().join("analysis");
+    let hosts = [HostLogs {
+        host: "mainnetf".into(),
+        files: vec![log],
+    }];
+    let a = analyse(&hosts, &Options::default(), &out).unwrap();
+    write(&a, &out).unwrap();
+    let page = wb_report::run_report(&wb_report::Analysis::read(&out).unwrap());
+    assert!(page.contains("Run report: logs of 1 hosts"));
+    assert!(page.contains("slot timing (genesis)</td><td>none"));
+    assert!(
+        page.contains("missing: cdfForgerStart"),
+        "what is missing is said"
+    );
+    assert!(page.contains("No per-slot machine figures"));
+    // One lost block, the battle's.
+    assert!(page.contains("<div class=\"v\">1</div><div class=\"k\">blocks lost in forks</div>"));
+    let file = dir.path().join("report.html");
+    std::fs::write(&file, &page).unwrap();
+    let dom = String::from_utf8(chromium(&["--dump-dom"], &file).stdout).unwrap();
+    assert!(dom.contains("<section id=\"adoption\""));
+}
+
+#[test]
+fn a_directory_that_is_not_an_analysis_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = wb_report::Analysis::read(dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("logs.json") && e.contains("wb analyse"), "{e}");
+}
