@@ -71,7 +71,7 @@ impl Analysis {
         let mut machines = Vec::new();
         if let Ok(entries) = std::fs::read_dir(dir.join("machperf")) {
             let mut paths: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
-            paths.sort();
+            paths.sort_by_key(|p| natural_key(&p.to_string_lossy()));
             for p in paths {
                 machines.push(read_json(&p)?);
             }
@@ -86,6 +86,29 @@ impl Analysis {
             dir,
         })
     }
+}
+
+/// A sort key reading runs of digits as numbers: `node-2` before `node-10`.
+fn natural_key(s: &str) -> Vec<(String, u64)> {
+    let mut key = Vec::new();
+    let mut text = String::new();
+    let mut digits = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            if !digits.is_empty() {
+                key.push((
+                    std::mem::take(&mut text),
+                    digits.parse().unwrap_or(u64::MAX),
+                ));
+                digits.clear();
+            }
+            text.push(c);
+        }
+    }
+    key.push((text, digits.parse().unwrap_or(0)));
+    key
 }
 
 /// A distribution as the analysis writes it (`cdfSize`, `cdfAverage`, `cdfSamples`, …), with
@@ -138,5 +161,30 @@ impl Dist {
             .iter()
             .find(|(q, _)| *q >= p - 1e-9)
             .map(|(_, v)| *v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::natural_key;
+
+    #[test]
+    fn hosts_sort_by_their_numbers() {
+        let mut hosts = vec![
+            "m/node-10.json",
+            "m/node-2.json",
+            "m/node-1.json",
+            "m/explorer.json",
+        ];
+        hosts.sort_by_key(|h| natural_key(h));
+        assert_eq!(
+            hosts,
+            [
+                "m/explorer.json",
+                "m/node-1.json",
+                "m/node-2.json",
+                "m/node-10.json"
+            ]
+        );
     }
 }

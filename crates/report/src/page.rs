@@ -385,9 +385,18 @@ fn resources(a: &Analysis, o: &mut String) {
         })
         .take(12)
         .collect();
+    let shown = if a.machines.len() > per_host.len() {
+        format!(
+            ", the first {} of {} hosts",
+            per_host.len(),
+            a.machines.len()
+        )
+    } else {
+        String::new()
+    };
     let _ = write!(
         o,
-        "<h3 title=\"{}\">CPU per host (share of slots at or below each CPU figure)</h3>{}",
+        "<h3 title=\"{}\">CPU per host (share of slots at or below each CPU figure{shown})</h3>{}",
         escape(&help(cpu)),
         cdf_chart("CPU per host", &unit(cpu), false, &per_host)
     );
