@@ -108,9 +108,23 @@ enum Command {
     /// `wb analyse` output directory): one self-contained HTML page, charts inline, every number
     /// with its dictionary entry.
     Report {
-        /// The run or analysis directory.
-        dir: PathBuf,
-        /// Where to write the page (default: `report.html` beside the analysis).
+        /// The run or analysis directory; with `--compare`, the baseline first, then the runs
+        /// to compare with it.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Compare the runs with the first: one column per run, Δ and Δ% per metric, coloured
+        /// beyond each metric's noise threshold, distributions overlaid.
+        #[arg(long)]
+        compare: bool,
+        /// Noise thresholds over the built-in ones (JSON: `{"default": 5, "groups": {…},
+        /// "metrics": {"cdf0.50": 3}}`, percent).
+        #[arg(long, requires = "compare")]
+        thresholds: Option<PathBuf>,
+        /// Compare runs even of another cluster size, workload or slot length.
+        #[arg(long, requires = "compare")]
+        force: bool,
+        /// Where to write the page (default: `report.html` beside the analysis; with
+        /// `--compare`, `compare.html` in the current directory).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -638,6 +652,30 @@ fn report(dir: &Path, out: Option<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `wb report --compare BASE RUN…`: the comparison report.
+fn compare_report(
+    dirs: &[PathBuf],
+    thresholds: Option<&Path>,
+    force: bool,
+    out: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let builtin = wb_report::Thresholds::builtin();
+    let t = match thresholds {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            wb_report::Thresholds::read(&text, &p.display().to_string(), Some(&builtin))?
+        }
+        None => builtin,
+    };
+    let runs = wb_report::compare::read_runs(dirs)?;
+    let page = wb_report::comparison_report(&runs, &t, force)?;
+    let out = out.unwrap_or_else(|| PathBuf::from("compare.html"));
+    std::fs::write(&out, &page).with_context(|| format!("writing {}", out.display()))?;
+    println!("comparison: {} ({} KiB)", out.display(), page.len() / 1024);
+    Ok(())
+}
+
 /// Errors are the user's (a missing file, a bad profile, logs that do not fit their genesis):
 /// one message with its causes, never a backtrace, whatever `RUST_BACKTRACE` says. Bugs panic,
 /// and a panic keeps its backtrace.
@@ -659,7 +697,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             output_metric_help,
         } => trace_docs(config, output_file, output_metric_help),
         Command::TraceConfig { file } => trace_config(&file),
-        Command::Report { dir, out } => report(&dir, out),
+        Command::Report {
+            dirs,
+            compare: false,
+            out,
+            ..
+        } => match dirs.as_slice() {
+            [dir] => report(dir, out),
+            _ => anyhow::bail!("wb report: one run or analysis directory (or --compare BASE RUN…)"),
+        },
+        Command::Report {
+            dirs,
+            compare: true,
+            thresholds,
+            force,
+            out,
+        } => compare_report(&dirs, thresholds.as_deref(), force, out),
         Command::Dictionary { format } => {
             let text = match format.as_str() {
                 "json" => {

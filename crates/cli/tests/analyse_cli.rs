@@ -504,3 +504,74 @@ fn a_stuck_cpu_counter_is_reported_not_measured_and_never_as_zero() {
     assert!(host["rss_mib_max"].as_f64().unwrap() > 9000.0);
     assert!(stdout.contains("not measured"), "{stdout}");
 }
+
+#[test]
+fn wb_report_writes_the_run_report_and_compares_runs_refusing_incompatible_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let analyse = |name: &str, logs: &[&str]| {
+        let out = dir.path().join(name).join("analysis");
+        let r = Command::new(env!("CARGO_BIN_EXE_wb"))
+            .args(["analyse", "logs"])
+            .args(logs.iter().map(|l| real_log(l)))
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        dir.path().join(name)
+    };
+    let one = analyse("one", &["leios-demo-node-0-stdout.log"]);
+    let other = analyse("other", &["leios-demo-node-1-stdout.log"]);
+    let two = analyse(
+        "two",
+        &[
+            "leios-demo-node-0-stdout.log",
+            "mainnet-relay-legacy-json.jsonl",
+        ],
+    );
+    let wb = |args: &[&std::ffi::OsStr]| {
+        Command::new(env!("CARGO_BIN_EXE_wb"))
+            .arg("report")
+            .args(args)
+            .current_dir(dir.path())
+            .env("RUST_BACKTRACE", "1")
+            .output()
+            .unwrap()
+    };
+    // The run report beside the analysis.
+    let r = wb(&[one.as_os_str()]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(
+        std::fs::read_to_string(one.join("report.html"))
+            .unwrap()
+            .contains("<section id=\"health\"")
+    );
+    // Two runs of one host each compare; a two-host one is refused, by name, without a backtrace.
+    let r = wb(&["--compare".as_ref(), one.as_os_str(), other.as_os_str()]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(dir.path().join("compare.html").is_file());
+    let r = wb(&["--compare".as_ref(), one.as_os_str(), two.as_os_str()]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success());
+    assert!(
+        err.starts_with("error: these runs cannot be compared")
+            && err.contains("cluster size (hosts): one has 1, two has 2"),
+        "{err}"
+    );
+    assert!(!err.contains("stack backtrace"), "{err}");
+    let out = dir.path().join("forced.html");
+    let r = wb(&[
+        "--compare".as_ref(),
+        "--force".as_ref(),
+        one.as_os_str(),
+        two.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .contains("compared although they differ")
+    );
+}

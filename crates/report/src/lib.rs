@@ -3,11 +3,15 @@
 //! * `input`: the analysis outputs a report reads, and what each of them lacks;
 //! * `svg`: charts (CDFs) drawn as inline SVG, so a report needs nothing at view time;
 //! * `page`: the run report as one self-contained HTML file, every number carrying its unit and
-//!   its dictionary entry (hover help, and the dictionary as an appendix).
+//!   its dictionary entry (hover help, and the dictionary as an appendix);
+//! * `compare`: the comparison report: runs side by side against a baseline, Δ and Δ%,
+//!   coloured only beyond each metric's noise threshold, distributions overlaid.
 
+pub mod compare;
 pub mod input;
 pub mod page;
 pub mod svg;
 
+pub use compare::{CompareError, Thresholds, comparison_report};
 pub use input::{Analysis, InputError};
 pub use page::run_report;

@@ -10,7 +10,7 @@ use wb_analyse::field::{self, Better, Field};
 use crate::input::{Analysis, Dist};
 use crate::svg::{Series, cdf_chart, escape};
 
-const STYLE: &str = r#"
+pub(crate) const STYLE: &str = r#"
 :root { --ink: #1b1f24; --muted: #5b6570; --line: #d9dee3; --bad: #b3261e; --warn: #8a5a00; --good: #1e6b34; }
 * { box-sizing: border-box; }
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--ink); margin: 0 auto; max-width: 1100px; padding: 24px; }
@@ -38,7 +38,7 @@ table.dict td, table.dict th { text-align: left; font-size: 13px; } table.dict t
 "#;
 
 /// A metric's hover text: what it is, its unit, which way is better, where it comes from.
-fn help(f: &Field) -> String {
+pub(crate) fn help(f: &Field) -> String {
     let unit = unit(f);
     let better = match f.better {
         Better::Higher => "; higher is better",
@@ -57,7 +57,7 @@ fn help(f: &Field) -> String {
     )
 }
 
-fn unit(f: &Field) -> String {
+pub(crate) fn unit(f: &Field) -> String {
     serde_json::to_value(f.unit)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
@@ -66,16 +66,18 @@ fn unit(f: &Field) -> String {
 
 /// A value in a metric's unit and precision, with the unit; delays under a second in ms, so
 /// that a 0.12 ms step does not read as 0.000 s.
-fn value(f: &Field, v: f64) -> String {
+pub(crate) fn value(f: &Field, v: f64) -> String {
     let (v, unit, p) = match f.unit {
         wb_analyse::field::Unit::Sec if v.abs() < 1.0 => (v * 1e3, "ms".to_owned(), 2),
+        // A mean of small counts: 0.25 battles per block is not 0.
+        _ if f.precision == 0 && v.fract() != 0.0 && v.abs() < 10.0 => (v, unit(f), 2),
         _ => (v, unit(f), usize::from(f.precision)),
     };
     format!("{v:.p$}<span class=\"unit\">{}</span>", escape(&unit))
 }
 
 /// The name cell of a metric: its short name, linked to its dictionary entry, with hover help.
-fn name_cell(f: &Field) -> String {
+pub(crate) fn name_cell(f: &Field) -> String {
     format!(
         "<td class=\"metric\" data-metric=\"{id}\" title=\"{}\"><a href=\"#dict-{id}\">{}</a></td>",
         escape(&help(f)),

@@ -21,11 +21,16 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 
 /// A six-node cluster's logs (known answers), its genesis, and their analysis in `<dir>/analysis`.
 fn cluster_analysis() -> tempfile::TempDir {
+    analysis_of(3, 6)
+}
+
+/// A cluster of `hosts` nodes from `seed`, analysed into `<dir>/analysis`.
+fn analysis_of(seed: u64, hosts: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let o = synth::Options {
-        hosts: 6,
+        hosts,
         length: synth::Length::Slots(300),
-        seed: 3,
+        seed,
         active_slot_coeff: 0.2,
         ..synth::Options::default()
     };
@@ -195,4 +200,117 @@ fn a_directory_that_is_not_an_analysis_is_refused_by_name() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("logs.json") && e.contains("wb analyse"), "{e}");
+}
+
+#[test]
+fn a_three_run_comparison_opens_in_chromium_with_deltas_verdicts_and_overlaid_runs() {
+    let dirs: Vec<tempfile::TempDir> = [3, 4, 5].map(|seed| analysis_of(seed, 6)).into();
+    let runs =
+        wb_report::compare::read_runs(&dirs.iter().map(|d| d.path()).collect::<Vec<_>>()).unwrap();
+    let t = wb_report::Thresholds::builtin();
+    let page = wb_report::comparison_report(&runs, &t, false).unwrap();
+    // Every compared figure has a verdict against its threshold, and the two runs each have one.
+    let verdicts: Vec<&str> = page
+        .split("data-verdict=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap())
+        .collect();
+    assert!(verdicts.len() > 60, "{}", verdicts.len());
+    assert!(
+        verdicts
+            .iter()
+            .all(|v| ["same", "better", "worse", "changed"].contains(v))
+    );
+    // Different seeds: some figures move beyond noise, most do not.
+    assert!(verdicts.contains(&"same") && verdicts.iter().any(|v| *v != "same"));
+    assert!(page.contains("(+") || page.contains("(-"), "Δ% shown");
+    let file = dirs[0].path().join("compare.html");
+    std::fs::write(&file, &page).unwrap();
+    let dom = String::from_utf8(chromium(&["--dump-dom"], &file).stdout).unwrap();
+    // Seven overlaid charts, each with the three runs.
+    assert_eq!(dom.matches("class=\"series\"").count(), 7 * 3);
+    assert!(!dom.contains("no values to draw"));
+    let shot = artifacts().join("comparison-report.png");
+    let out = chromium(
+        &[
+            "--window-size=1200,2400",
+            &format!("--screenshot={}", shot.display()),
+        ],
+        &file,
+    );
+    assert!(out.status.success() && shot.exists());
+}
+
+#[test]
+fn runs_of_another_cluster_size_are_refused_by_what_differs_unless_forced() {
+    let dirs = [analysis_of(3, 6), analysis_of(3, 4)];
+    let runs = wb_report::compare::read_runs(&[dirs[0].path(), dirs[1].path()]).unwrap();
+    let t = wb_report::Thresholds::builtin();
+    let e = wb_report::comparison_report(&runs, &t, false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("cluster size (hosts)") && e.contains("has 6") && e.contains("has 4"),
+        "{e}"
+    );
+    let page = wb_report::comparison_report(&runs, &t, true).unwrap();
+    assert!(page.contains("compared although they differ"));
+}
+
+#[test]
+fn two_real_log_analyses_compare() {
+    // The two nodes of a real Leios demo (captured stdout, no genesis): no slot timing, so the
+    // adoption charts are empty, but what they have compares.
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    for (i, d) in dirs.iter().enumerate() {
+        let log = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+            "../../tests/fixtures/real-logs/leios-demo-node-{i}-stdout.log"
+        ));
+        let out = d.path().join("analysis");
+        let a = analyse(
+            &[HostLogs {
+                host: "pamperito-III".into(),
+                files: vec![log],
+            }],
+            &Options::default(),
+            &out,
+        )
+        .unwrap();
+        write(&a, &out).unwrap();
+    }
+    let runs = wb_report::compare::read_runs(&[dirs[0].path(), dirs[1].path()]).unwrap();
+    let page =
+        wb_report::comparison_report(&runs, &wb_report::Thresholds::builtin(), false).unwrap();
+    assert!(
+        page.contains("data-metric=\"blocks_observed_only\""),
+        "the block counts compare"
+    );
+    assert!(
+        page.contains("no values to draw"),
+        "the slot-relative charts say they are empty"
+    );
+}
+
+#[test]
+fn a_thresholds_file_is_checked_field_by_field() {
+    let base = wb_report::Thresholds::builtin();
+    let t = wb_report::Thresholds::read(r#"{"metrics": {"cdf0.50": 1}}"#, "t.json", Some(&base))
+        .unwrap();
+    let f = wb_analyse::field::lookup("cdf0.50").unwrap();
+    assert_eq!(t.of(f), 1.0);
+    assert_eq!(
+        t.of(wb_analyse::field::lookup("CentiGC").unwrap()),
+        5.0,
+        "its group's"
+    );
+    for (text, field) in [
+        (r#"{"metrics": {"cdfNope": 1}}"#, "metrics.cdfNope"),
+        (r#"{"groups": {"Chain": "high"}}"#, "groups.Chain"),
+        (r#"{"default": -1}"#, "default"),
+    ] {
+        let e = wb_report::Thresholds::read(text, "t.json", Some(&base))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("t.json: ") && e.contains(field), "{e}");
+    }
 }

@@ -1,0 +1,347 @@
+//! The comparison report: several analyses side by side, the first the baseline. One column per
+//! run, Δ and Δ% against the baseline per metric, coloured only where the difference is larger
+//! than the metric's noise threshold (and then as better or worse by the metric's direction),
+//! CDF charts with the runs overlaid. Runs that cannot be compared (another cluster size,
+//! workload or slot length) are refused, naming what differs, unless forced.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::Path;
+
+use serde_json::Value;
+use wb_analyse::field::{self, Better, Field};
+
+use crate::input::{Analysis, Dist};
+use crate::page::{STYLE, help, name_cell, unit, value};
+use crate::svg::{Series, cdf_chart, escape};
+
+/// The noise thresholds built in: `crates/report/data/thresholds.json`.
+pub const DEFAULT_THRESHOLDS: &str = include_str!("../data/thresholds.json");
+
+/// How large a relative difference must be, per metric, before it counts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thresholds {
+    /// Percent, for metrics named neither below nor by their group.
+    pub default: f64,
+    /// Percent per dictionary group.
+    pub groups: BTreeMap<String, f64>,
+    /// Percent per metric id (wins over its group).
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// Why runs cannot be compared, or a thresholds file not read.
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    /// Fewer than two runs.
+    #[error("a comparison needs a baseline and at least one run to compare with it")]
+    TooFew,
+    /// The runs differ where a comparison would be meaningless.
+    #[error(
+        "these runs cannot be compared (pass --force to compare them anyway): {}",
+        .0.join("; ")
+    )]
+    Incompatible(Vec<String>),
+    /// A thresholds file.
+    #[error("{path}: {why}")]
+    Thresholds {
+        /// The file.
+        path: String,
+        /// What is wrong, naming the field.
+        why: String,
+    },
+}
+
+impl Thresholds {
+    /// Reads thresholds (`{"default": 5, "groups": {…}, "metrics": {…}}`, percent) over the
+    /// built-in ones; `path` names the source in errors.
+    pub fn read(
+        text: &str,
+        path: &str,
+        over: Option<&Thresholds>,
+    ) -> Result<Thresholds, CompareError> {
+        let bad = |why: String| CompareError::Thresholds {
+            path: path.to_owned(),
+            why,
+        };
+        let v: Value = serde_json::from_str(text).map_err(|e| bad(format!("not JSON: {e}")))?;
+        let mut t = over.cloned().unwrap_or(Thresholds {
+            default: 5.0,
+            groups: BTreeMap::new(),
+            metrics: BTreeMap::new(),
+        });
+        if let Some(d) = v.get("default") {
+            t.default = d
+                .as_f64()
+                .filter(|d| *d >= 0.0)
+                .ok_or_else(|| bad("field default: a percentage ≥ 0".into()))?;
+        }
+        for (key, map) in [("groups", &mut t.groups), ("metrics", &mut t.metrics)] {
+            let Some(entries) = v.get(key) else { continue };
+            let entries = entries
+                .as_object()
+                .ok_or_else(|| bad(format!("field {key}: an object of percentages")))?;
+            for (name, pct) in entries {
+                if key == "metrics" && field::lookup(name).is_none() {
+                    return Err(bad(format!(
+                        "field metrics.{name}: no such metric in the dictionary"
+                    )));
+                }
+                let pct = pct
+                    .as_f64()
+                    .filter(|p| *p >= 0.0)
+                    .ok_or_else(|| bad(format!("field {key}.{name}: a percentage ≥ 0")))?;
+                map.insert(name.clone(), pct);
+            }
+        }
+        Ok(t)
+    }
+
+    /// The built-in thresholds.
+    pub fn builtin() -> Thresholds {
+        Thresholds::read(DEFAULT_THRESHOLDS, "built-in thresholds", None)
+            .expect("the built-in thresholds are valid (tested)")
+    }
+
+    /// The threshold of a metric, percent.
+    pub fn of(&self, f: &Field) -> f64 {
+        self.metrics
+            .get(f.id)
+            .or_else(|| self.groups.get(f.group))
+            .copied()
+            .unwrap_or(self.default)
+    }
+}
+
+/// A run's name: its tag, else its directory.
+fn name(a: &Analysis) -> String {
+    a.summary["meta"]["tag"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            let d = if a.dir.file_name().is_some_and(|n| n == "analysis") {
+                a.dir.parent().unwrap_or(&a.dir)
+            } else {
+                &a.dir
+            };
+            d.file_name().map_or_else(
+                || d.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        })
+}
+
+/// Where the runs differ from the baseline in what makes a comparison meaningful.
+pub fn differences(runs: &[Analysis]) -> Vec<String> {
+    let base = &runs[0];
+    let mut d = Vec::new();
+    for r in &runs[1..] {
+        let mut check = |what: &str, a: &Value, b: &Value| {
+            if a != b {
+                d.push(format!(
+                    "{what}: {} has {a}, {} has {b}",
+                    name(base),
+                    name(r)
+                ));
+            }
+        };
+        check(
+            "cluster size (hosts)",
+            &base.summary["sumHosts"],
+            &r.summary["sumHosts"],
+        );
+        check(
+            "slot length (ns)",
+            &base.summary["genesis"]["slot_length"],
+            &r.summary["genesis"]["slot_length"],
+        );
+        check(
+            "workload",
+            &base.summary["sumWorkload"],
+            &r.summary["sumWorkload"],
+        );
+    }
+    d
+}
+
+/// A metric's figure in a run: the mean of its distribution, or its number.
+pub fn figure(a: &Analysis, f: &Field) -> Option<f64> {
+    let from_dist = |v: &Value| Dist::of(v).map(|d| d.mean);
+    from_dist(&a.blockprop["cdfs"][f.id])
+        .or_else(|| from_dist(&a.clusterperf[f.id]))
+        .or_else(|| from_dist(&a.summary[f.id]))
+        .or_else(|| a.summary[f.id].as_f64())
+        .or_else(|| a.summary["generator"][f.id].as_f64())
+}
+
+/// How a difference reads: within noise, better, worse, or changed (a metric with no better).
+fn verdict(f: &Field, base: f64, v: f64, threshold: f64) -> &'static str {
+    let pct = if base == 0.0 {
+        if v == 0.0 { 0.0 } else { f64::INFINITY }
+    } else {
+        (v - base) / base.abs() * 100.0
+    };
+    if pct.abs() <= threshold {
+        return "same";
+    }
+    match (f.better, pct > 0.0) {
+        (Better::Lower, true) | (Better::Higher, false) => "worse",
+        (Better::Lower, false) | (Better::Higher, true) => "better",
+        (Better::Neither, _) => "changed",
+    }
+}
+
+const COMPARE_STYLE: &str = r#"
+td.worse { background: #fbe4e2; } td.better { background: #e3f3e6; } td.changed { background: #fff4d6; }
+td .delta { display: block; color: var(--muted); font-size: 12px; }
+.grid2 { display: grid; grid-template-columns: 1fr 1fr; gap: 0 18px; } .grid2 svg.chart { margin: 0; }
+@media print { .grid2 { grid-template-columns: 1fr 1fr; } }
+.legend-row span { display: inline-block; padding: 1px 8px; margin-right: 8px; border-radius: 4px; }
+"#;
+
+/// The comparison report of `runs` (the first the baseline).
+pub fn comparison_report(
+    runs: &[Analysis],
+    thresholds: &Thresholds,
+    force: bool,
+) -> Result<String, CompareError> {
+    if runs.len() < 2 {
+        return Err(CompareError::TooFew);
+    }
+    let diffs = differences(runs);
+    if !diffs.is_empty() && !force {
+        return Err(CompareError::Incompatible(diffs));
+    }
+    let names: Vec<String> = runs.iter().map(name).collect();
+    let mut o = String::with_capacity(128 << 10);
+    let _ = write!(
+        o,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>wb comparison report</title><style>{STYLE}{COMPARE_STYLE}</style></head><body><header><h1>Comparison: {}</h1><p class=\"sub\">baseline {}, {} run(s) compared with it; each figure is the metric's mean (over blocks, observations, or slots and hosts, as its dictionary entry says)</p></header>",
+        escape(&names.join(" vs ")),
+        escape(&names[0]),
+        runs.len() - 1
+    );
+    o.push_str("<p class=\"legend-row\"><span style=\"background:#e3f3e6\">better</span><span style=\"background:#fbe4e2\">worse</span><span style=\"background:#fff4d6\">changed (no better way)</span> — only where |Δ%| exceeds the metric's noise threshold (hover a cell); uncoloured: within noise.</p>");
+    if !diffs.is_empty() {
+        o.push_str("<ul class=\"notes\">");
+        for d in &diffs {
+            let _ = write!(
+                o,
+                "<li class=\"bad\">compared although they differ (--force): {}</li>",
+                escape(d)
+            );
+        }
+        o.push_str("</ul>");
+    }
+    // Every metric, group by group.
+    let mut group = "";
+    for f in field::all() {
+        let figures: Vec<Option<f64>> = runs.iter().map(|a| figure(a, f)).collect();
+        if figures.iter().all(Option::is_none) {
+            continue;
+        }
+        if f.group != group {
+            if !group.is_empty() {
+                o.push_str("</tbody></table></section>");
+            }
+            group = f.group;
+            let _ = write!(
+                o,
+                "<section><h2>{}</h2><table class=\"compare\"><thead><tr><th>metric</th>",
+                escape(group)
+            );
+            for n in &names {
+                let _ = write!(o, "<th>{}</th>", escape(n));
+            }
+            o.push_str("</tr></thead><tbody>");
+        }
+        o.push_str("<tr>");
+        o.push_str(&name_cell(f));
+        let threshold = thresholds.of(f);
+        for (i, v) in figures.iter().enumerate() {
+            match (v, figures[0]) {
+                (None, _) => o.push_str("<td title=\"no value\">–</td>"),
+                (Some(v), Some(base)) if i > 0 => {
+                    let delta = v - base;
+                    let pct = if base == 0.0 {
+                        None
+                    } else {
+                        Some(delta / base.abs() * 100.0)
+                    };
+                    let class = verdict(f, base, *v, threshold);
+                    let _ = write!(
+                        o,
+                        "<td class=\"{class}\" data-metric=\"{id}\" data-verdict=\"{class}\" title=\"{tip}\">{}<span class=\"delta\">Δ {}{}</span></td>",
+                        value(f, *v),
+                        value(f, delta),
+                        pct.map_or_else(String::new, |p| format!(" ({p:+.1} %)")),
+                        id = escape(f.id),
+                        tip = escape(&format!(
+                            "{}: noise threshold {threshold} %. {}",
+                            names[i],
+                            help(f)
+                        )),
+                    );
+                }
+                (Some(v), _) => {
+                    let _ = write!(
+                        o,
+                        "<td data-metric=\"{}\" title=\"{}\">{}</td>",
+                        escape(f.id),
+                        escape(&format!("{}: {}", names[i], help(f))),
+                        value(f, *v)
+                    );
+                }
+            }
+        }
+        o.push_str("</tr>");
+    }
+    if !group.is_empty() {
+        o.push_str("</tbody></table></section>");
+    }
+    // Overlaid distributions of the metrics people look at first.
+    o.push_str("<section id=\"charts\"><h2>Distributions, runs overlaid</h2><div class=\"grid2\">");
+    for id in [
+        "cdf0.50",
+        "cdf0.90",
+        "cdf1.00",
+        "cdfForgerForge",
+        "cdfPeerAdoption",
+        "CentiCpu",
+        "RSS",
+    ] {
+        let Some(f) = field::lookup(id) else { continue };
+        let series: Vec<Series> = runs
+            .iter()
+            .zip(&names)
+            .filter_map(|(a, n)| {
+                let d =
+                    Dist::of(&a.blockprop["cdfs"][id]).or_else(|| Dist::of(&a.clusterperf[id]))?;
+                Some(Series {
+                    id: format!("{id}:{n}"),
+                    label: n.clone(),
+                    points: d.samples.iter().map(|&(p, v)| (v, p)).collect(),
+                })
+            })
+            .collect();
+        let _ = write!(
+            o,
+            "<div><h3 title=\"{}\">{} <span class=\"unit\">({id})</span></h3>{}</div>",
+            escape(&help(f)),
+            escape(f.short),
+            cdf_chart(
+                f.short,
+                &unit(f),
+                f.unit == wb_analyse::field::Unit::Sec,
+                &series
+            )
+        );
+    }
+    o.push_str("</div></section>");
+    o.push_str("</body></html>\n");
+    Ok(o)
+}
+
+/// Reads the analyses of `dirs` for a comparison.
+pub fn read_runs(dirs: &[impl AsRef<Path>]) -> Result<Vec<Analysis>, crate::input::InputError> {
+    dirs.iter().map(|d| Analysis::read(d.as_ref())).collect()
+}
