@@ -127,6 +127,10 @@ enum Command {
         /// `--compare`, `compare.html` in the current directory).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Also write the report as Markdown here, its charts as `<stem>-<chart>.svg` beside
+        /// it (for pull requests).
+        #[arg(long)]
+        markdown: Option<PathBuf>,
     },
     /// Print the data dictionary: every metric the analysis computes, with its id, unit,
     /// the traces it comes from, how its values combine and which way is better.
@@ -658,6 +662,7 @@ fn compare_report(
     thresholds: Option<&Path>,
     force: bool,
     out: Option<PathBuf>,
+    markdown: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let builtin = wb_report::Thresholds::builtin();
     let t = match thresholds {
@@ -673,6 +678,40 @@ fn compare_report(
     let out = out.unwrap_or_else(|| PathBuf::from("compare.html"));
     std::fs::write(&out, &page).with_context(|| format!("writing {}", out.display()))?;
     println!("comparison: {} ({} KiB)", out.display(), page.len() / 1024);
+    match markdown {
+        Some(md) => write_markdown(&md, |stem| {
+            Ok(wb_report::markdown::comparison_markdown(
+                &runs, &t, force, stem,
+            )?)
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Writes a Markdown report to `path` and its charts beside it, named after its stem.
+fn write_markdown(
+    path: &Path,
+    render: impl FnOnce(&str) -> anyhow::Result<wb_report::markdown::Markdown>,
+) -> anyhow::Result<()> {
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "report".to_owned(), |s| s.to_string_lossy().into_owned());
+    let md = render(&stem)?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(path, &md.text).with_context(|| format!("writing {}", path.display()))?;
+    for (name, svg) in &md.charts {
+        let p = dir.join(name);
+        std::fs::write(&p, svg).with_context(|| format!("writing {}", p.display()))?;
+    }
+    println!(
+        "markdown: {} and {} charts beside it",
+        path.display(),
+        md.charts.len()
+    );
     Ok(())
 }
 
@@ -701,9 +740,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             dirs,
             compare: false,
             out,
+            markdown,
             ..
         } => match dirs.as_slice() {
-            [dir] => report(dir, out),
+            [dir] => {
+                report(dir, out)?;
+                match markdown {
+                    Some(md) => {
+                        let a = wb_report::Analysis::read(dir)?;
+                        write_markdown(&md, |stem| Ok(wb_report::markdown::run_markdown(&a, stem)))
+                    }
+                    None => Ok(()),
+                }
+            }
             _ => anyhow::bail!("wb report: one run or analysis directory (or --compare BASE RUN…)"),
         },
         Command::Report {
@@ -712,7 +761,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             thresholds,
             force,
             out,
-        } => compare_report(&dirs, thresholds.as_deref(), force, out),
+            markdown,
+        } => compare_report(&dirs, thresholds.as_deref(), force, out, markdown),
         Command::Dictionary { format } => {
             let text = match format.as_str() {
                 "json" => {

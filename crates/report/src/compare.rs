@@ -113,7 +113,7 @@ impl Thresholds {
 }
 
 /// A run's name: its tag, else its directory.
-fn name(a: &Analysis) -> String {
+pub(crate) fn name(a: &Analysis) -> String {
     a.summary["meta"]["tag"]
         .as_str()
         .map(str::to_owned)
@@ -174,7 +174,7 @@ pub fn figure(a: &Analysis, f: &Field) -> Option<f64> {
 }
 
 /// How a difference reads: within noise, better, worse, or changed (a metric with no better).
-fn verdict(f: &Field, base: f64, v: f64, threshold: f64) -> &'static str {
+pub(crate) fn verdict(f: &Field, base: f64, v: f64, threshold: f64) -> &'static str {
     let pct = if base == 0.0 {
         if v == 0.0 { 0.0 } else { f64::INFINITY }
     } else {

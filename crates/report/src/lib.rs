@@ -5,10 +5,12 @@
 //! * `page`: the run report as one self-contained HTML file, every number carrying its unit and
 //!   its dictionary entry (hover help, and the dictionary as an appendix);
 //! * `compare`: the comparison report: runs side by side against a baseline, Δ and Δ%,
-//!   coloured only beyond each metric's noise threshold, distributions overlaid.
+//!   coloured only beyond each metric's noise threshold, distributions overlaid;
+//! * `markdown`: both reports as Markdown for pull requests, the charts as SVG files beside it.
 
 pub mod compare;
 pub mod input;
+pub mod markdown;
 pub mod page;
 pub mod svg;
 

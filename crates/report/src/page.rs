@@ -64,16 +64,27 @@ pub(crate) fn unit(f: &Field) -> String {
         .unwrap_or_default()
 }
 
-/// A value in a metric's unit and precision, with the unit; delays under a second in ms, so
-/// that a 0.12 ms step does not read as 0.000 s.
-pub(crate) fn value(f: &Field, v: f64) -> String {
-    let (v, unit, p) = match f.unit {
+/// A value in a metric's unit and precision: (number, unit, decimals). Delays under a second
+/// in ms, so that a 0.12 ms step does not read as 0.000 s.
+fn scaled(f: &Field, v: f64) -> (f64, String, usize) {
+    match f.unit {
         wb_analyse::field::Unit::Sec if v.abs() < 1.0 => (v * 1e3, "ms".to_owned(), 2),
         // A mean of small counts: 0.25 battles per block is not 0.
         _ if f.precision == 0 && v.fract() != 0.0 && v.abs() < 10.0 => (v, unit(f), 2),
         _ => (v, unit(f), usize::from(f.precision)),
-    };
+    }
+}
+
+/// A value with its unit, for HTML.
+pub(crate) fn value(f: &Field, v: f64) -> String {
+    let (v, unit, p) = scaled(f, v);
     format!("{v:.p$}<span class=\"unit\">{}</span>", escape(&unit))
+}
+
+/// A value with its unit, as plain text.
+pub(crate) fn plain_value(f: &Field, v: f64) -> String {
+    let (v, unit, p) = scaled(f, v);
+    format!("{v:.p$} {unit}")
 }
 
 /// The name cell of a metric: its short name, linked to its dictionary entry, with hover help.
@@ -128,7 +139,7 @@ fn dist_table(rows: &[(&'static Field, Option<Dist>)]) -> String {
 }
 
 /// The series of a chart: each metric's distribution as (value, centile) points.
-fn series(rows: &[(&'static Field, Option<Dist>)]) -> Vec<Series> {
+pub(crate) fn series(rows: &[(&'static Field, Option<Dist>)]) -> Vec<Series> {
     rows.iter()
         .filter_map(|(f, d)| {
             Some(Series {
@@ -141,7 +152,7 @@ fn series(rows: &[(&'static Field, Option<Dist>)]) -> Vec<Series> {
 }
 
 /// The block-propagation metrics of `group`, with their distributions.
-fn blockprop_rows(a: &Analysis, group: &str) -> Vec<(&'static Field, Option<Dist>)> {
+pub(crate) fn blockprop_rows(a: &Analysis, group: &str) -> Vec<(&'static Field, Option<Dist>)> {
     wb_analyse::blockprop::FIELDS
         .iter()
         .filter(|f| f.group == group)
@@ -329,7 +340,7 @@ fn health(a: &Analysis, o: &mut String) {
 }
 
 /// The resource metrics shown per host, in this order.
-const RESOURCES: &[&str] = &[
+pub(crate) const RESOURCES: &[&str] = &[
     "CentiCpu", "CentiGC", "RSS", "Heap", "Live", "Alloc", "NetRd", "NetWr", "FsRd", "FsWr",
 ];
 
@@ -444,6 +455,28 @@ fn dictionary(o: &mut String) {
     o.push_str("</tbody></table></section>");
 }
 
+/// The block-propagation sections: (anchor, title, dictionary group, what it shows).
+pub(crate) const PHASES: [(&str, &str, &str, &str); 3] = [
+    (
+        "forging",
+        "Forging",
+        "Forger event Δt",
+        "How long each step of forging took on the block's forger, per accepted main-chain block (only for blocks whose forger's log is here).",
+    ),
+    (
+        "peers",
+        "Peer propagation",
+        "Peer event Δt",
+        "How a block travelled: each observing node's notice, request, fetch and adoption of it, and the fastest peer's times since the slot started.",
+    ),
+    (
+        "adoption",
+        "End-to-end adoption",
+        "Slot-rel. Δt to adoption centile",
+        "Time from the slot's start until a share of the whole cluster had adopted the block (0.50: half of the nodes … 1.00: all of them).",
+    ),
+];
+
 /// The run report of an analysis, as one HTML page.
 pub fn run_report(a: &Analysis) -> String {
     let mut o = String::with_capacity(256 << 10);
@@ -454,30 +487,9 @@ pub fn run_report(a: &Analysis) -> String {
     manifest(a, &mut o);
     health(a, &mut o);
     resources(a, &mut o);
-    phases(
-        a,
-        &mut o,
-        "forging",
-        "Forging",
-        "Forger event Δt",
-        "How long each step of forging took on the block's forger, per accepted main-chain block (only for blocks whose forger's log is here).",
-    );
-    phases(
-        a,
-        &mut o,
-        "peers",
-        "Peer propagation",
-        "Peer event Δt",
-        "How a block travelled: each observing node's notice, request, fetch and adoption of it, and the fastest peer's times since the slot started.",
-    );
-    phases(
-        a,
-        &mut o,
-        "adoption",
-        "End-to-end adoption",
-        "Slot-rel. Δt to adoption centile",
-        "Time from the slot's start until a share of the whole cluster had adopted the block (0.50: half of the nodes … 1.00: all of them).",
-    );
+    for (id, title, group, intro) in PHASES {
+        phases(a, &mut o, id, title, group, intro);
+    }
     dictionary(&mut o);
     o.push_str("</body></html>\n");
     o
