@@ -193,8 +193,7 @@ pub(crate) fn verdict(f: &Field, base: f64, v: f64, threshold: f64) -> &'static 
 const COMPARE_STYLE: &str = r#"
 td.worse { background: #fbe4e2; } td.better { background: #e3f3e6; } td.changed { background: #fff4d6; }
 td .delta { display: block; color: var(--muted); font-size: 12px; }
-.grid2 { display: grid; grid-template-columns: 1fr 1fr; gap: 0 18px; } .grid2 svg.chart { margin: 0; }
-@media print { .grid2 { grid-template-columns: 1fr 1fr; } }
+
 .legend-row span { display: inline-block; padding: 1px 8px; margin-right: 8px; border-radius: 4px; }
 "#;
 

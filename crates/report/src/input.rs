@@ -43,6 +43,99 @@ pub struct Analysis {
     pub machines: Vec<Value>,
     /// `chain.json`.
     pub chain: Value,
+    /// Per host, its slots' resource figures from `slots.csv` (absent without slot timing).
+    pub timelines: Vec<Timeline>,
+    /// `blocks.csv`: per main-chain block, (slot, size in bytes, gap to the previous in s).
+    pub blocks: Vec<(f64, Option<f64>, Option<f64>)>,
+}
+
+/// The columns of `slots.csv` a report draws over time, in this order.
+pub const TIMELINE_COLUMNS: [&str; 4] = ["CPU%", "rssMB", "netRdKBs", "netWrKBs"];
+
+/// One host's resource figures over its slots.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timeline {
+    /// The host.
+    pub host: String,
+    /// Per slot: the slot and each of [`TIMELINE_COLUMNS`] (blank cells: not known).
+    pub rows: Vec<(f64, [Option<f64>; 4])>,
+}
+
+/// Reads a per-slot or per-block table: its rows as cells, found by header name.
+fn read_csv(path: &Path) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut lines = text.lines();
+    let head: Vec<String> = lines.next()?.split(',').map(str::to_owned).collect();
+    let rows = lines
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect();
+    Some((head, rows))
+}
+
+fn timelines(dir: &Path) -> Vec<Timeline> {
+    use std::io::BufRead;
+    // A long run's table is large (57 MB for 52 hosts of 100 minutes): read line by line,
+    // only the columns drawn, nothing kept as text.
+    let Ok(file) = std::fs::File::open(dir.join("slots.csv")) else {
+        return Vec::new();
+    };
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return Vec::new();
+    }
+    let head: Vec<&str> = line.trim_end().split(',').collect();
+    let col = |name: &str| head.iter().position(|h| *h == name);
+    let (Some(host_col), Some(slot_col)) = (col("host"), col("slot")) else {
+        return Vec::new();
+    };
+    let cols = TIMELINE_COLUMNS.map(col);
+    let mut out: Vec<Timeline> = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        let mut host = "";
+        let mut slot = None;
+        let mut values = [None; 4];
+        for (i, cell) in line.trim_end().split(',').enumerate() {
+            if i == host_col {
+                host = cell;
+            } else if i == slot_col {
+                slot = cell.parse().ok();
+            } else if let Some(k) = cols.iter().position(|c| *c == Some(i)) {
+                values[k] = cell.parse().ok();
+            }
+        }
+        let Some(slot) = slot else { continue };
+        match out.last_mut() {
+            Some(t) if t.host == host => t.rows.push((slot, values)),
+            _ => match out.iter_mut().find(|t| t.host == host) {
+                Some(t) => t.rows.push((slot, values)),
+                None => out.push(Timeline {
+                    host: host.to_owned(),
+                    rows: vec![(slot, values)],
+                }),
+            },
+        }
+    }
+    out.sort_by_key(|t| natural_key(&t.host));
+    out
+}
+
+fn blocks(dir: &Path) -> Vec<(f64, Option<f64>, Option<f64>)> {
+    let Some((head, rows)) = read_csv(&dir.join("blocks.csv")) else {
+        return Vec::new();
+    };
+    let col = |name: &str| head.iter().position(|h| h == name);
+    let (Some(slot), size, gap) = (col("slot"), col("size"), col("block_gap")) else {
+        return Vec::new();
+    };
+    let num = |r: &Vec<String>, c: Option<usize>| c.and_then(|c| r.get(c)?.parse().ok());
+    rows.iter()
+        .filter_map(|r| Some((r.get(slot)?.parse().ok()?, num(r, size), num(r, gap))))
+        .collect()
 }
 
 fn read_json(path: &Path) -> Result<Value, InputError> {
@@ -81,6 +174,8 @@ impl Analysis {
             blockprop: read_json(&dir.join("blockprop.json"))?,
             clusterperf: read_json(&dir.join("clusterperf.json"))?,
             chain: read_json(&dir.join("chain.json"))?,
+            timelines: timelines(&dir),
+            blocks: blocks(&dir),
             hosts,
             machines,
             dir,

@@ -8,7 +8,7 @@ use serde_json::Value;
 use wb_analyse::field::{self, Better, Field};
 
 use crate::input::{Analysis, Dist};
-use crate::svg::{Series, cdf_chart, escape};
+use crate::svg::{Series, cdf_chart, downsample, escape, line_chart};
 
 pub(crate) const STYLE: &str = r#"
 :root { --ink: #1b1f24; --muted: #5b6570; --line: #d9dee3; --bad: #b3261e; --warn: #8a5a00; --good: #1e6b34; }
@@ -33,6 +33,7 @@ ul.notes li { margin: 2px 0; } .bad { color: var(--bad); } .warn { color: var(--
 svg.chart { width: 100%; max-width: 900px; height: auto; display: block; margin: 6px 0 14px; }
 svg .grid { stroke: var(--line); stroke-width: 1; } svg .tick, svg .legend { font-size: 11px; fill: var(--muted); }
 svg .axis { font-size: 12px; fill: var(--ink); } .nochart { color: var(--muted); font-style: italic; }
+.grid2 { display: grid; grid-template-columns: 1fr 1fr; gap: 0 18px; } .grid2 svg.chart { margin: 0; }
 table.dict td, table.dict th { text-align: left; font-size: 13px; } table.dict td:first-child { white-space: nowrap; }
 @media print { body { max-width: none; padding: 0; font-size: 11px; } nav { display: none; } h2 { break-after: avoid; } svg.chart, table { break-inside: avoid; } a { color: inherit; } }
 "#;
@@ -190,7 +191,7 @@ fn manifest(a: &Analysis, o: &mut String) {
         escape(s["wb_version"].as_str().unwrap_or("")),
         escape(&a.dir.display().to_string())
     );
-    o.push_str("<nav><a href=\"#manifest\">Manifest</a><a href=\"#health\">Run health</a><a href=\"#resources\">Resources</a><a href=\"#forging\">Forging</a><a href=\"#peers\">Peer propagation</a><a href=\"#adoption\">End-to-end adoption</a><a href=\"#dictionary\">Dictionary</a></nav>");
+    o.push_str("<nav><a href=\"#manifest\">Manifest</a><a href=\"#health\">Run health</a><a href=\"#resources\">Resources</a><a href=\"#timeline\">Over the run</a><a href=\"#forging\">Forging</a><a href=\"#peers\">Peer propagation</a><a href=\"#adoption\">End-to-end adoption</a><a href=\"#dictionary\">Dictionary</a></nav>");
     o.push_str("<section id=\"manifest\"><h2>Manifest</h2><table><tbody>");
     let mut row = |k: &str, v: String| {
         let _ = write!(o, "<tr><td>{}</td><td>{}</td></tr>", escape(k), v);
@@ -416,6 +417,95 @@ fn resources(a: &Analysis, o: &mut String) {
     o.push_str("</section>");
 }
 
+/// Hosts drawn in one chart at most (the colours stay apart).
+const MAX_LINES: usize = 12;
+/// Points per line at most.
+const MAX_POINTS: usize = 400;
+
+fn timeline(a: &Analysis, o: &mut String) {
+    o.push_str("<section id=\"timeline\"><h2>Over the run</h2>");
+    if a.timelines.is_empty() {
+        o.push_str(
+            "<p class=\"nochart\">No per-slot table (it needs slot timing): see Run health.</p>",
+        );
+    }
+    let shown = a.timelines.len().min(MAX_LINES);
+    let _ = write!(
+        o,
+        "<p>Per slot, averaged over runs of slots where a run is long{}.</p><div class=\"grid2\">",
+        if a.timelines.len() > shown {
+            format!("; the first {shown} of {} hosts", a.timelines.len())
+        } else {
+            String::new()
+        }
+    );
+    let resources: &[(&str, &str, &str)] = if a.timelines.is_empty() {
+        &[]
+    } else {
+        &[
+            ("CentiCpu", "CPU over the run", "% of a core"),
+            ("RSS", "Resident memory over the run", "MiB"),
+            ("NetRd", "Network reads over the run", "KiB/s"),
+            ("NetWr", "Network writes over the run", "KiB/s"),
+        ]
+    };
+    for (i, &(metric, title, unit)) in resources.iter().enumerate() {
+        let series: Vec<Series> = a
+            .timelines
+            .iter()
+            .take(MAX_LINES)
+            .map(|t| {
+                let pts: Vec<(f64, f64)> = t
+                    .rows
+                    .iter()
+                    .filter_map(|(slot, v)| Some((*slot, v[i]?)))
+                    .collect();
+                Series {
+                    id: format!("{metric}:{}", t.host),
+                    label: t.host.clone(),
+                    points: downsample(&pts, MAX_POINTS),
+                }
+            })
+            .collect();
+        let help = field::lookup(metric).map(help).unwrap_or_default();
+        let _ = write!(
+            o,
+            "<div><h3 title=\"{}\">{}</h3>{}</div>",
+            escape(&help),
+            escape(title),
+            line_chart(title, "slot", unit, &series)
+        );
+    }
+    for (key, title, unit, get) in [
+        ("cdfBlockSize", "Block size over the run", "bytes", 1usize),
+        ("cdfBlockGap", "Block gap over the run", "s", 2),
+    ] {
+        let pts: Vec<(f64, f64)> = a
+            .blocks
+            .iter()
+            .filter_map(|b| Some((b.0, if get == 1 { b.1? } else { b.2? })))
+            .collect();
+        let help = field::lookup(key).map(help).unwrap_or_default();
+        let _ = write!(
+            o,
+            "<div><h3 title=\"{}\">{}</h3>{}</div>",
+            escape(&help),
+            escape(title),
+            line_chart(
+                title,
+                "slot",
+                unit,
+                &[Series {
+                    id: key.into(),
+                    label: "main chain".into(),
+                    points: downsample(&pts, MAX_POINTS),
+                }]
+            )
+        );
+    }
+    o.push_str("</div></section>");
+}
+
 fn phases(a: &Analysis, o: &mut String, id: &str, title: &str, group: &str, intro: &str) {
     let rows = blockprop_rows(a, group);
     let _ = write!(
@@ -487,6 +577,7 @@ pub fn run_report(a: &Analysis) -> String {
     manifest(a, &mut o);
     health(a, &mut o);
     resources(a, &mut o);
+    timeline(a, &mut o);
     for (id, title, group, intro) in PHASES {
         phases(a, &mut o, id, title, group, intro);
     }

@@ -176,6 +176,116 @@ pub fn cdf_chart(title: &str, unit: &str, log: bool, series: &[Series]) -> Strin
     o
 }
 
+/// Averages runs of consecutive points so that a series has at most `max` of them: a long
+/// run's 100,000 slots draw as a few hundred points without losing its shape.
+pub fn downsample(points: &[(f64, f64)], max: usize) -> Vec<(f64, f64)> {
+    if points.len() <= max || max == 0 {
+        return points.to_vec();
+    }
+    let per = points.len().div_ceil(max);
+    points
+        .chunks(per)
+        .map(|c| {
+            let n = c.len() as f64;
+            (
+                c.iter().map(|p| p.0).sum::<f64>() / n,
+                c.iter().map(|p| p.1).sum::<f64>() / n,
+            )
+        })
+        .collect()
+}
+
+/// A chart of values over time (x: slots), one line per series (points: (x, y)). Empty series
+/// are left out; with none left, a note says so.
+pub fn line_chart(title: &str, x_label: &str, y_unit: &str, series: &[Series]) -> String {
+    let series: Vec<&Series> = series.iter().filter(|s| !s.points.is_empty()).collect();
+    if series.is_empty() {
+        return format!(
+            "<p class=\"nochart\">{}: no values to draw.</p>",
+            escape(title)
+        );
+    }
+    let all = || series.iter().flat_map(|s| s.points.iter());
+    let (x0, x1) = all().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let (_, y1) = all().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    let (y0, y1) = (
+        0.0f64.min(all().map(|p| p.1).fold(f64::MAX, f64::min)),
+        y1.max(1e-9),
+    );
+    let x1 = if x1 > x0 { x1 } else { x0 + 1.0 };
+    let pw = W - LEFT - RIGHT;
+    let ph = H - TOP - BOTTOM;
+    let x = |v: f64| LEFT + (v - x0) / (x1 - x0) * pw;
+    let y = |v: f64| TOP + (1.0 - (v - y0) / (y1 - y0)) * ph;
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<svg class=\"chart\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{t}\" xmlns=\"http://www.w3.org/2000/svg\"><title>{t}</title>",
+        t = escape(title)
+    );
+    for t in ticks(y0, y1, 5) {
+        let _ = write!(
+            o,
+            "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\"/><text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            LEFT + pw,
+            LEFT - 6.0,
+            y(t) + 4.0,
+            label(t),
+            yy = y(t),
+        );
+    }
+    for t in ticks(x0, x1, 6) {
+        let xx = x(t);
+        let _ = write!(
+            o,
+            "<line class=\"grid\" x1=\"{xx:.1}\" x2=\"{xx:.1}\" y1=\"{TOP}\" y2=\"{:.1}\"/><text class=\"tick\" x=\"{xx:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+            TOP + ph,
+            TOP + ph + 16.0,
+            label(t)
+        );
+    }
+    let _ = write!(
+        o,
+        "<text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text><text class=\"axis\" transform=\"translate(14 {:.1}) rotate(-90)\" text-anchor=\"middle\">{}</text>",
+        LEFT + pw / 2.0,
+        H - 8.0,
+        escape(x_label),
+        TOP + ph / 2.0,
+        escape(y_unit)
+    );
+    for (i, s) in series.iter().enumerate() {
+        let colour = PALETTE[i % PALETTE.len()];
+        let mut d = String::new();
+        for (k, &(px, py)) in s.points.iter().enumerate() {
+            let _ = write!(
+                d,
+                "{}{:.1},{:.1}",
+                if k == 0 { "M" } else { "L" },
+                x(px),
+                y(py)
+            );
+        }
+        let _ = write!(
+            o,
+            "<path class=\"series\" data-id=\"{id}\" d=\"{d}\" stroke=\"{colour}\" fill=\"none\" stroke-width=\"1.5\"><title>{label}</title></path>",
+            id = escape(&s.id),
+            label = escape(&s.label)
+        );
+        let ly = TOP + 8.0 + i as f64 * 18.0;
+        let lx = LEFT + pw + 14.0;
+        let _ = write!(
+            o,
+            "<line x1=\"{lx:.1}\" x2=\"{:.1}\" y1=\"{ly:.1}\" y2=\"{ly:.1}\" stroke=\"{colour}\" stroke-width=\"3\"/><text class=\"legend\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            lx + 18.0,
+            lx + 24.0,
+            ly + 4.0,
+            escape(&s.label)
+        );
+    }
+    o.push_str("</svg>");
+    o
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,5 +322,20 @@ mod tests {
         assert_eq!(svg.matches("class=\"series\"").count(), 1);
         assert!(svg.contains("data-id=\"a\""));
         assert!(cdf_chart("none <here>", "s", false, &[]).contains("none &lt;here&gt;: no values"));
+        assert!(
+            line_chart("l", "slot", "%", &[s("a", vec![(0.0, 1.0), (5.0, 3.0)])]).contains("d=\"M")
+        );
+    }
+
+    #[test]
+    fn downsampling_keeps_the_shape_in_few_points() {
+        let pts: Vec<(f64, f64)> = (0..1000).map(|i| (i as f64, (i % 10) as f64)).collect();
+        let d = downsample(&pts, 100);
+        assert_eq!(d.len(), 100);
+        assert!(
+            d.iter().all(|p| (p.1 - 4.5).abs() < 1e-9),
+            "chunks of 10 average 4.5"
+        );
+        assert_eq!(downsample(&pts[..50], 100).len(), 50);
     }
 }

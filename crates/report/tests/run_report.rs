@@ -141,8 +141,9 @@ fn a_clusters_run_report_opens_in_chromium_with_every_section_chart_and_entry() 
     }
     let drawn = |s: &str| s.matches("class=\"series\"").count();
     assert_eq!(drawn(&dom), drawn(&page));
-    // CPU per host (6), forging (12), peers (7), adoption (8): every line with data.
-    assert_eq!(drawn(&page), 6 + 12 + 7 + 8);
+    // CPU per host (6); over the run, CPU, RSS, network reads and writes per host (4 × 6) and
+    // block size and gap (2); forging (12), peers (7), adoption (8): every line with data.
+    assert_eq!(drawn(&page), 6 + 4 * 6 + 2 + 12 + 7 + 8);
     assert!(!dom.contains("no values to draw"), "a chart without data");
     assert!(
         dom.contains("title=\"Kernel-reported CPU process usage"),
@@ -185,6 +186,7 @@ fn a_relays_partial_logs_get_the_sections_they_have_data_for_and_say_what_they_l
         "what is missing is said"
     );
     assert!(page.contains("No per-slot machine figures"));
+    assert!(page.contains("No per-slot table (it needs slot timing)"));
     // One lost block, the battle's.
     assert!(page.contains("<div class=\"v\">1</div><div class=\"k\">blocks lost in forks</div>"));
     let file = dir.path().join("report.html");
