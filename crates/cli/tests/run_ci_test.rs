@@ -156,6 +156,10 @@ fn wb_run_ci_test_produces_a_complete_run_directory() {
     let report = std::fs::read_to_string(run.join("report.html")).unwrap();
     assert!(report.contains("<section id=\"adoption\""));
     assert!(report.contains("data-metric=\"cdf0.50\""));
+    // How it ended: every process's exit and every node's missed slots, and the per-node view.
+    assert!(report.contains("<h3>The run</h3>") && report.contains("exit 0"));
+    assert!(report.contains("missed slots") && report.contains("<section id=\"nodes\""));
+    assert!(report.contains("class=\"node\""), "the topology drawn");
 
     // `wb run list` and `show` see it.
     let list = s.wb_run(&["list"]).output().unwrap();

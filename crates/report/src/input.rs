@@ -184,7 +184,7 @@ impl Analysis {
 }
 
 /// A sort key reading runs of digits as numbers: `node-2` before `node-10`.
-fn natural_key(s: &str) -> Vec<(String, u64)> {
+pub(crate) fn natural_key(s: &str) -> Vec<(String, u64)> {
     let mut key = Vec::new();
     let mut text = String::new();
     let mut digits = String::new();

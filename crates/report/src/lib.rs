@@ -6,11 +6,14 @@
 //!   its dictionary entry (hover help, and the dictionary as an appendix);
 //! * `compare`: the comparison report: runs side by side against a baseline, Δ and Δ%,
 //!   coloured only beyond each metric's noise threshold, distributions overlaid;
-//! * `markdown`: both reports as Markdown for pull requests, the charts as SVG files beside it.
+//! * `markdown`: both reports as Markdown for pull requests, the charts as SVG files beside it;
+//! * `nodes`: the per-node view (adoption delay, region, hops from the forger, the slowest
+//!   nodes) and the topology coloured by adoption delay.
 
 pub mod compare;
 pub mod input;
 pub mod markdown;
+pub mod nodes;
 pub mod page;
 pub mod svg;
 

@@ -169,6 +169,41 @@ pub fn run_markdown(a: &Analysis, stem: &str) -> Markdown {
             &dist_rows(&rows),
         );
     }
+    let topo = crate::nodes::Topology::of(a);
+    let nodes = crate::nodes::figures(a, topo.as_ref());
+    if !nodes.is_empty() {
+        let _ = writeln!(md.text, "## Nodes\n");
+        let rows: Vec<Vec<String>> = nodes
+            .iter()
+            .map(|n| {
+                vec![
+                    if n.slow {
+                        format!("**{}** (slow)", cell(&n.host))
+                    } else {
+                        cell(&n.host)
+                    },
+                    n.region.clone().unwrap_or_else(|| "–".into()),
+                    n.adopted.to_string(),
+                    format!("{:.1} ms", n.mean_delay * 1e3),
+                    format!("{:.1} ms", n.p90_delay * 1e3),
+                    n.mean_hops
+                        .map_or_else(|| "–".into(), |h| format!("{h:.2}")),
+                ]
+            })
+            .collect();
+        table(
+            &mut md.text,
+            &[
+                "node",
+                "region",
+                "blocks adopted",
+                "mean adoption",
+                "90 %",
+                "hops from forger",
+            ],
+            &rows,
+        );
+    }
     md.text
         .push_str("Definitions of every metric: `wb dictionary` (docs/DICTIONARY.md).\n");
     md

@@ -29,6 +29,7 @@ td.metric a, th a { color: inherit; text-decoration: none; border-bottom: 1px do
 .card { border: 1px solid var(--line); border-radius: 8px; padding: 8px 12px; min-width: 150px; }
 .card .v { font-size: 22px; font-weight: 600; } .card .k { color: var(--muted); font-size: 13px; }
 .card.bad .v { color: var(--bad); } .card.warn .v { color: var(--warn); }
+tr.slow td { background: #fbe4e2; }
 ul.notes li { margin: 2px 0; } .bad { color: var(--bad); } .warn { color: var(--warn); }
 svg.chart { width: 100%; max-width: 900px; height: auto; display: block; margin: 6px 0 14px; }
 svg .grid { stroke: var(--line); stroke-width: 1; } svg .tick, svg .legend { font-size: 11px; fill: var(--muted); }
@@ -191,7 +192,7 @@ fn manifest(a: &Analysis, o: &mut String) {
         escape(s["wb_version"].as_str().unwrap_or("")),
         escape(&a.dir.display().to_string())
     );
-    o.push_str("<nav><a href=\"#manifest\">Manifest</a><a href=\"#health\">Run health</a><a href=\"#resources\">Resources</a><a href=\"#timeline\">Over the run</a><a href=\"#forging\">Forging</a><a href=\"#peers\">Peer propagation</a><a href=\"#adoption\">End-to-end adoption</a><a href=\"#dictionary\">Dictionary</a></nav>");
+    o.push_str("<nav><a href=\"#manifest\">Manifest</a><a href=\"#health\">Run health</a><a href=\"#resources\">Resources</a><a href=\"#timeline\">Over the run</a><a href=\"#forging\">Forging</a><a href=\"#peers\">Peer propagation</a><a href=\"#adoption\">End-to-end adoption</a><a href=\"#nodes\">Nodes</a><a href=\"#dictionary\">Dictionary</a></nav>");
     o.push_str("<section id=\"manifest\"><h2>Manifest</h2><table><tbody>");
     let mut row = |k: &str, v: String| {
         let _ = write!(o, "<tr><td>{}</td><td>{}</td></tr>", escape(k), v);
@@ -204,6 +205,37 @@ fn manifest(a: &Analysis, o: &mut String) {
                 row(k, v.to_string());
             }
         }
+    }
+    // The machine and build (`manifest`), and what the run changed from its profile.
+    for (k, v) in meta["manifest"].as_object().into_iter().flatten() {
+        if !v.is_null() && !v.is_object() && !v.is_array() {
+            // The build's and the machine's facts, apart from the run's own (`status` there is
+            // the build tree's).
+            let k = match k.as_str() {
+                "status" => "build tree".to_owned(),
+                k => format!("machine · {k}"),
+            };
+            row(
+                &k,
+                escape(
+                    v.as_str()
+                        .map_or_else(|| v.to_string(), str::to_owned)
+                        .as_str(),
+                ),
+            );
+        }
+    }
+    if let Some(o) = meta["profile_overlay"]
+        .as_object()
+        .filter(|o| !o.is_empty())
+    {
+        row(
+            "changed from the profile",
+            format!(
+                "<code>{}</code>",
+                escape(&Value::Object(o.clone()).to_string())
+            ),
+        );
     }
     let g = &s["genesis"];
     let timing = match g["source"]["kind"].as_str() {
@@ -294,7 +326,9 @@ fn health(a: &Analysis, o: &mut String) {
         };
         o.push_str(&card("", "generator tx/s", &shown, &help_of("achievedTps")));
     }
-    o.push_str("</div><ul class=\"notes\">");
+    o.push_str("</div>");
+    outcome(&s["meta"]["outcome"], o);
+    o.push_str("<ul class=\"notes\">");
     if let Some(r) = s["sumChainRejectionStats"].as_object() {
         for (why, n) in r {
             let _ = write!(
@@ -338,6 +372,71 @@ fn health(a: &Analysis, o: &mut String) {
         }
     }
     o.push_str("</ul></section>");
+}
+
+/// How a run ended: its status, every process's exit, every node's chain and missed slots.
+fn outcome(out: &Value, o: &mut String) {
+    let Some(status) = out["status"].as_str() else {
+        return;
+    };
+    let class = if status == "finished" { "" } else { "bad" };
+    let _ = write!(
+        o,
+        "<h3>The run</h3><p class=\"{class}\">{} {}</p>",
+        escape(status),
+        escape(out["reason"].as_str().unwrap_or(""))
+    );
+    if let Some(p) = out["processes"].as_object() {
+        o.push_str("<table class=\"processes\"><thead><tr><th>process</th><th>ended</th><th>CPU</th><th>peak RSS</th><th>ran</th></tr></thead><tbody>");
+        for (name, x) in p {
+            let ended = match (x["exit_code"].as_i64(), x["signal"].as_i64()) {
+                (Some(0), _) => "exit 0".to_owned(),
+                (Some(c), _) => format!("<span class=\"bad\">exit {c}</span>"),
+                (None, Some(sig)) => format!("<span class=\"bad\">signal {sig}</span>"),
+                _ => "–".to_owned(),
+            };
+            let stopped = if x["stopped_by_wb"].as_bool() == Some(true) {
+                " (stopped by wb)"
+            } else {
+                ""
+            };
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>{ended}{stopped}</td><td>{:.1}<span class=\"unit\">s</span></td><td>{:.0}<span class=\"unit\">MiB</span></td><td>{:.0}<span class=\"unit\">s</span></td></tr>",
+                escape(name),
+                x["cpu_s"].as_f64().unwrap_or(0.0),
+                x["max_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0,
+                x["wall_s"].as_f64().unwrap_or(0.0),
+            );
+        }
+        o.push_str("</tbody></table>");
+    }
+    if let Some(nodes) = out["nodes"].as_object().filter(|n| !n.is_empty()) {
+        o.push_str("<table class=\"outcome-nodes\"><thead><tr><th>node</th><th title=\"Blocks on its chain at the end\">chain</th><th>forged</th><th>fork switches</th><th>leadership checks</th><th title=\"Slots between its first and last leadership check without one\">missed slots</th></tr></thead><tbody>");
+        for (name, n) in nodes {
+            let missed = n["missed_slots"].as_u64().unwrap_or(0);
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td{}>{missed}</td></tr>",
+                escape(name),
+                n["tip_block_no"].as_u64().map_or(0, |b| b + 1),
+                n["forged"].as_u64().unwrap_or(0),
+                n["forks"].as_u64().unwrap_or(0),
+                n["leadership_checks"].as_u64().unwrap_or(0),
+                if missed > 0 { " class=\"warn\"" } else { "" },
+            );
+        }
+        o.push_str("</tbody></table>");
+    }
+    if let Some(g) = out["generator"].as_object() {
+        let _ = write!(
+            o,
+            "<p>generator: {} sent, {} accepted, {} rejected</p>",
+            g.get("sent").unwrap_or(&Value::Null),
+            g.get("accepted").unwrap_or(&Value::Null),
+            g.get("rejected").unwrap_or(&Value::Null)
+        );
+    }
 }
 
 /// The resource metrics shown per host, in this order.
@@ -518,6 +617,45 @@ fn phases(a: &Analysis, o: &mut String, id: &str, title: &str, group: &str, intr
     );
 }
 
+fn nodes(a: &Analysis, o: &mut String) {
+    use crate::nodes::{Topology, figures, topology_svg};
+    o.push_str("<section id=\"nodes\"><h2>Nodes</h2>");
+    let topo = Topology::of(a);
+    let nodes = figures(a, topo.as_ref());
+    if nodes.is_empty() {
+        o.push_str("<p class=\"nochart\">No adoption times relative to slot starts (they need slot timing): see Run health.</p></section>");
+        return;
+    }
+    o.push_str("<p>Each node's adoption of the main chain's blocks, from the block's slot start; the slowest tenth are marked. Where the analysis is of a run, its region and its distance in hops from each block's forger come from the run's topology.</p><table class=\"nodes\"><thead><tr><th>node</th><th>region</th><th>blocks adopted</th><th title=\"Mean time from the block's slot start to its adoption by this node\">mean adoption</th><th>90 %</th><th title=\"Mean hops from the block's forger in the topology\">hops from forger</th><th></th></tr></thead><tbody>");
+    for n in &nodes {
+        let _ = write!(
+            o,
+            "<tr data-node=\"{h}\"{}><td>{h}</td><td>{}</td><td>{}</td><td>{:.1}<span class=\"unit\">ms</span></td><td>{:.1}<span class=\"unit\">ms</span></td><td>{}</td><td>{}</td></tr>",
+            if n.slow { " class=\"slow\"" } else { "" },
+            escape(n.region.as_deref().unwrap_or("–")),
+            n.adopted,
+            n.mean_delay * 1e3,
+            n.p90_delay * 1e3,
+            n.mean_hops
+                .map_or_else(|| "–".to_owned(), |h| format!("{h:.2}")),
+            if n.slow {
+                "<span class=\"bad\">slow</span>"
+            } else {
+                ""
+            },
+            h = escape(&n.host)
+        );
+    }
+    o.push_str("</tbody></table>");
+    match &topo {
+        Some(t) => {
+            let _ = write!(o, "<h3>Topology, nodes coloured by mean adoption delay</h3>{}", topology_svg(t, &nodes));
+        }
+        None => o.push_str("<p class=\"nochart\">No topology beside this analysis (a run's topology.json): no picture.</p>"),
+    }
+    o.push_str("</section>");
+}
+
 fn dictionary(o: &mut String) {
     o.push_str("<section id=\"dictionary\"><h2>Data dictionary</h2><table class=\"dict\"><thead><tr><th>id</th><th>metric</th><th>unit</th><th>better</th><th>from</th><th>what it measures</th></tr></thead><tbody>");
     for f in field::all() {
@@ -581,6 +719,7 @@ pub fn run_report(a: &Analysis) -> String {
     for (id, title, group, intro) in PHASES {
         phases(a, &mut o, id, title, group, intro);
     }
+    nodes(a, &mut o);
     dictionary(&mut o);
     o.push_str("</body></html>\n");
     o

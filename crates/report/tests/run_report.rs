@@ -316,3 +316,59 @@ fn a_thresholds_file_is_checked_field_by_field() {
         assert!(e.starts_with("t.json: ") && e.contains(field), "{e}");
     }
 }
+
+#[test]
+fn the_nodes_section_ranks_nodes_by_adoption_and_draws_the_runs_topology() {
+    let dir = cluster_analysis();
+    // The run's topology beside its analysis, as `wb run` writes it: six producers in a torus
+    // over two regions.
+    let regions = ["eu-central-1".to_owned(), "us-east-1".to_owned()];
+    let t =
+        wb_profile::topology::make(wb_profile::topology::Shape::Torus, 6, &regions, false).unwrap();
+    std::fs::write(dir.path().join("topology.json"), t.to_json().to_string()).unwrap();
+    let a = wb_report::Analysis::read(dir.path()).unwrap();
+    let topo = wb_report::nodes::Topology::of(&a).expect("read beside the analysis");
+    let nodes = wb_report::nodes::figures(&a, Some(&topo));
+    assert_eq!(nodes.len(), 6);
+    assert_eq!(
+        nodes.iter().filter(|n| n.slow).count(),
+        1,
+        "the slowest tenth, at least one"
+    );
+    let slowest = nodes
+        .iter()
+        .max_by(|a, b| a.mean_delay.total_cmp(&b.mean_delay))
+        .unwrap();
+    assert!(slowest.slow);
+    for n in &nodes {
+        assert!(
+            n.region.is_some() && n.mean_hops.is_some_and(|h| h >= 1.0),
+            "{n:?}"
+        );
+        assert!(
+            n.mean_delay > 0.0 && n.p90_delay >= n.mean_delay * 0.5,
+            "{n:?}"
+        );
+    }
+    let page = wb_report::run_report(&a);
+    let file = dir.path().join("report.html");
+    std::fs::write(&file, &page).unwrap();
+    let dom = String::from_utf8(chromium(&["--dump-dom"], &file).stdout).unwrap();
+    assert_eq!(dom.matches("class=\"node\"").count(), 6, "every node drawn");
+    assert_eq!(dom.matches("class=\"slow\"").count(), 1);
+    assert!(dom.contains("class=\"link\""));
+    let shot = artifacts().join("run-report-nodes.png");
+    let part = dir.path().join("nodes.html");
+    let (head, rest) = page.split_once("<body>").unwrap();
+    let nodes_html = &rest[rest.find("<section id=\"nodes\"").unwrap()
+        ..rest.find("<section id=\"dictionary\"").unwrap()];
+    std::fs::write(&part, format!("{head}<body>{nodes_html}</body></html>")).unwrap();
+    let out = chromium(
+        &[
+            "--window-size=1100,900",
+            &format!("--screenshot={}", shot.display()),
+        ],
+        &part,
+    );
+    assert!(out.status.success() && shot.exists());
+}
