@@ -75,6 +75,8 @@ fn chromium(args: &[&str], page: &Path) -> std::process::Output {
             "--timeout=4000",
         ])
         .args(args)
+        // Console messages go to stderr, where the tests look for them.
+        .args(["--enable-logging=stderr", "--v=0"])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(format!("file://{}", page.display()))
         .output()
@@ -123,8 +125,12 @@ fn a_clusters_run_report_opens_in_chromium_with_every_section_chart_and_entry() 
         assert!(page.contains(&format!("id=\"dict-{}\"", f.id)), "{}", f.id);
     }
 
-    // Chromium parses the page and keeps every section and every drawn line.
-    let dom = String::from_utf8(chromium(&["--dump-dom"], &file).stdout).unwrap();
+    // Chromium parses the page, logs nothing to its console, and keeps every section and every
+    // drawn line.
+    let opened = chromium(&["--dump-dom"], &file);
+    let console = String::from_utf8_lossy(&opened.stderr);
+    assert!(!console.contains("CONSOLE"), "console messages: {console}");
+    let dom = String::from_utf8(opened.stdout).unwrap();
     for section in [
         "manifest",
         "health",
@@ -228,7 +234,10 @@ fn a_three_run_comparison_opens_in_chromium_with_deltas_verdicts_and_overlaid_ru
     assert!(page.contains("(+") || page.contains("(-"), "Δ% shown");
     let file = dirs[0].path().join("compare.html");
     std::fs::write(&file, &page).unwrap();
-    let dom = String::from_utf8(chromium(&["--dump-dom"], &file).stdout).unwrap();
+    let opened = chromium(&["--dump-dom"], &file);
+    let console = String::from_utf8_lossy(&opened.stderr);
+    assert!(!console.contains("CONSOLE"), "console messages: {console}");
+    let dom = String::from_utf8(opened.stdout).unwrap();
     // Seven overlaid charts, each with the three runs.
     assert_eq!(dom.matches("class=\"series\"").count(), 7 * 3);
     assert!(!dom.contains("no values to draw"));
