@@ -225,6 +225,16 @@ fn manifest(a: &Analysis, o: &mut String) {
             );
         }
     }
+    for (path, base, run) in profile_changes(a) {
+        row(
+            &format!("profile · {path}"),
+            format!(
+                "{} <span class=\"unit\">(built-in: {})</span>",
+                escape(&run.to_string()),
+                escape(&base.to_string())
+            ),
+        );
+    }
     if let Some(o) = meta["profile_overlay"]
         .as_object()
         .filter(|o| !o.is_empty())
@@ -248,6 +258,34 @@ fn manifest(a: &Analysis, o: &mut String) {
     row("slot timing (genesis)", escape(&timing));
     row("hosts", as_u64(&s["sumHosts"]).to_string());
     o.push_str("</tbody></table></section>");
+}
+
+/// The fields in which the run's profile (`profile.json` beside its analysis) differs from the
+/// built-in profile of its name: what `--set` and overlays changed. None when the analysis is
+/// not of a run, or its profile is not a built-in one.
+fn profile_changes(a: &Analysis) -> Vec<(String, Value, Value)> {
+    let run_dir = match a.dir.file_name() {
+        Some(n) if n == "analysis" => a.dir.parent(),
+        _ => Some(a.dir.as_path()),
+    };
+    let Some(run) = run_dir
+        .and_then(|d| std::fs::read_to_string(d.join("profile.json")).ok())
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+    else {
+        return Vec::new();
+    };
+    let Some(base) = run["name"]
+        .as_str()
+        .and_then(|n| wb_profile::catalog::load(n, &[], None).ok())
+        .and_then(|p| serde_json::to_value(p).ok())
+    else {
+        return Vec::new();
+    };
+    wb_profile::catalog::diff(&base, &run)
+        .into_iter()
+        // The overlay itself is listed apart; derived values follow from the fields changed.
+        .filter(|(path, _, _)| !path.starts_with("overlay") && !path.starts_with("derived"))
+        .collect()
 }
 
 fn health(a: &Analysis, o: &mut String) {

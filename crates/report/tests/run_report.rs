@@ -335,6 +335,14 @@ fn the_nodes_section_ranks_nodes_by_adoption_and_draws_the_runs_topology() {
     let t =
         wb_profile::topology::make(wb_profile::topology::Shape::Torus, 6, &regions, false).unwrap();
     std::fs::write(dir.path().join("topology.json"), t.to_json().to_string()).unwrap();
+    // Its profile as run: ci-test with one field set on the command line.
+    let p = wb_profile::catalog::load("ci-test", &[("generator.tps".into(), "20".into())], None)
+        .unwrap();
+    std::fs::write(
+        dir.path().join("profile.json"),
+        serde_json::to_string(&p).unwrap(),
+    )
+    .unwrap();
     let a = wb_report::Analysis::read(dir.path()).unwrap();
     let topo = wb_report::nodes::Topology::of(&a).expect("read beside the analysis");
     let nodes = wb_report::nodes::figures(&a, Some(&topo));
@@ -360,6 +368,10 @@ fn the_nodes_section_ranks_nodes_by_adoption_and_draws_the_runs_topology() {
         );
     }
     let page = wb_report::run_report(&a);
+    assert!(
+        page.contains("profile · generator.tps</td><td>20.0 <span class=\"unit\">(built-in: 15.0)"),
+        "what the run changed from its profile"
+    );
     let file = dir.path().join("report.html");
     std::fs::write(&file, &page).unwrap();
     let dom = String::from_utf8(chromium(&["--dump-dom"], &file).stdout).unwrap();
