@@ -50,7 +50,9 @@ pub struct Analysis {
 }
 
 /// The columns of `slots.csv` a report draws over time, in this order.
-pub const TIMELINE_COLUMNS: [&str; 4] = ["CPU%", "rssMB", "netRdKBs", "netWrKBs"];
+pub const TIMELINE_COLUMNS: [&str; 6] = [
+    "CPU%", "rssMB", "netRdKBs", "netWrKBs", "fsRdKBs", "fsWrKBs",
+];
 
 /// One host's resource figures over its slots.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,7 +60,7 @@ pub struct Timeline {
     /// The host.
     pub host: String,
     /// Per slot: the slot and each of [`TIMELINE_COLUMNS`] (blank cells: not known).
-    pub rows: Vec<(f64, [Option<f64>; 4])>,
+    pub rows: Vec<(f64, [Option<f64>; 6])>,
 }
 
 /// Reads a per-slot or per-block table: its rows as cells, found by header name.
@@ -98,7 +100,7 @@ fn timelines(dir: &Path) -> Vec<Timeline> {
         }
         let mut host = "";
         let mut slot = None;
-        let mut values = [None; 4];
+        let mut values = [None; 6];
         for (i, cell) in line.trim_end().split(',').enumerate() {
             if i == host_col {
                 host = cell;

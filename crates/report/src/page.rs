@@ -584,6 +584,8 @@ fn timeline(a: &Analysis, o: &mut String) {
             ("RSS", "Resident memory over the run", "MiB"),
             ("NetRd", "Network reads over the run", "KiB/s"),
             ("NetWr", "Network writes over the run", "KiB/s"),
+            ("FsRd", "Disk reads over the run", "KiB/s"),
+            ("FsWr", "Disk writes over the run", "KiB/s"),
         ]
     };
     for (i, &(metric, title, unit)) in resources.iter().enumerate() {

@@ -147,9 +147,10 @@ fn a_clusters_run_report_opens_in_chromium_with_every_section_chart_and_entry() 
     }
     let drawn = |s: &str| s.matches("class=\"series\"").count();
     assert_eq!(drawn(&dom), drawn(&page));
-    // CPU per host (6); over the run, CPU, RSS, network reads and writes per host (4 × 6) and
-    // block size and gap (2); forging (12), peers (7), adoption (8): every line with data.
-    assert_eq!(drawn(&page), 6 + 4 * 6 + 2 + 12 + 7 + 8);
+    // CPU per host (6); over the run, CPU, RSS, network and disk reads and writes per host
+    // (6 × 6) and block size and gap (2); forging (12), peers (7), adoption (8): every line with
+    // data.
+    assert_eq!(drawn(&page), 6 + 6 * 6 + 2 + 12 + 7 + 8);
     assert!(!dom.contains("no values to draw"), "a chart without data");
     assert!(
         dom.contains("title=\"Kernel-reported CPU process usage"),
