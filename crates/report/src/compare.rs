@@ -12,7 +12,8 @@ use serde_json::Value;
 use wb_analyse::field::{self, Better, Field};
 
 use crate::input::{Analysis, Dist};
-use crate::page::{STYLE, help, name_cell, unit, value};
+use crate::page::{STYLE, help, name_cell, plain_value, unit, value};
+use crate::stats::{self, Comparison, Verdict};
 use crate::svg::{Series, cdf_chart, escape};
 
 /// The noise thresholds built in: `crates/report/data/thresholds.json`.
@@ -190,9 +191,110 @@ pub(crate) fn verdict(f: &Field, base: f64, v: f64, threshold: f64) -> &'static 
     }
 }
 
+/// One metric of one run tested against the baseline.
+#[derive(Debug, Clone)]
+pub struct Tested {
+    /// The comparison of the samples.
+    pub c: Comparison,
+    /// Its p-value after Holm's correction over every test of the report.
+    pub p_adjusted: f64,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+/// The tests of a report: every per-block metric (its values per accepted block are in
+/// `blocks.csv`) of every run against the baseline, Holm-corrected together. Keyed by (metric,
+/// run index).
+pub fn tested(
+    runs: &[Analysis],
+    thresholds: &Thresholds,
+) -> BTreeMap<(&'static str, usize), Tested> {
+    let mut raw: Vec<((&'static str, usize), Comparison, &'static Field)> = Vec::new();
+    for f in field::all() {
+        let Some(base) = runs[0].block_samples.get(f.id).filter(|s| s.len() >= 5) else {
+            continue;
+        };
+        for (i, r) in runs.iter().enumerate().skip(1) {
+            let Some(s) = r.block_samples.get(f.id).filter(|s| s.len() >= 5) else {
+                continue;
+            };
+            // Seeded per metric and run: the same inputs give the same intervals.
+            let seed = f.id.bytes().fold(i as u64, |h, b| {
+                h.wrapping_mul(31).wrapping_add(u64::from(b))
+            });
+            raw.push(((f.id, i), stats::compare(base, s, seed), f));
+        }
+    }
+    let adjusted = stats::holm(&raw.iter().map(|(_, c, _)| c.p).collect::<Vec<_>>());
+    raw.into_iter()
+        .zip(adjusted)
+        .map(|((key, c, f), p)| {
+            let verdict = stats::verdict(&c, p, thresholds.of(f), f.better);
+            (
+                key,
+                Tested {
+                    c,
+                    p_adjusted: p,
+                    verdict,
+                },
+            )
+        })
+        .collect()
+}
+
+/// The regressions and improvements first, each with its evidence.
+fn headline(tests: &BTreeMap<(&'static str, usize), Tested>, names: &[String], o: &mut String) {
+    let called: Vec<_> = tests
+        .iter()
+        .filter(|(_, t)| matches!(t.verdict, Verdict::Regression | Verdict::Improvement))
+        .collect();
+    o.push_str("<section id=\"verdicts\"><h2>Verdicts</h2>");
+    let _ = write!(
+        o,
+        "<p>{} per-block metrics tested (Mann-Whitney U over the accepted blocks, a 95 % bootstrap interval of the difference of means, Holm's correction over all {} tests); a regression or improvement needs a significant test, an interval clear of zero and a change beyond the metric's threshold; \"no change\" needs the whole interval inside the threshold; anything else is inconclusive. MDE: the smallest shift these samples detect 80 % of the time.</p>",
+        tests
+            .keys()
+            .map(|k| k.0)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        tests.len()
+    );
+    if called.is_empty() {
+        o.push_str("<p class=\"good\">No regression and no improvement found.</p>");
+    } else {
+        o.push_str("<ul class=\"notes\">");
+        for ((id, i), t) in called {
+            let Some(f) = field::lookup(id) else { continue };
+            let pct = if t.c.mean.0 == 0.0 {
+                0.0
+            } else {
+                t.c.delta / t.c.mean.0.abs() * 100.0
+            };
+            let _ = write!(
+                o,
+                "<li class=\"{}\" data-called=\"{id}\"><b>{}</b> in {}: {} ({}, {pct:+.1} %), 95 % CI {} … {}, p {:.4} after Holm</li>",
+                if t.verdict == Verdict::Regression {
+                    "bad"
+                } else {
+                    "good"
+                },
+                t.verdict.name(),
+                escape(&names[*i]),
+                escape(f.short),
+                escape(id),
+                plain_value(f, t.c.ci.0),
+                plain_value(f, t.c.ci.1),
+                t.p_adjusted
+            );
+        }
+        o.push_str("</ul>");
+    }
+    o.push_str("</section>");
+}
+
 const COMPARE_STYLE: &str = r#"
 td.worse { background: #fbe4e2; } td.better { background: #e3f3e6; } td.changed { background: #fff4d6; }
-td .delta { display: block; color: var(--muted); font-size: 12px; }
+td .delta, td .stat { display: block; color: var(--muted); font-size: 12px; } .good { color: var(--good); }
 
 .legend-row span { display: inline-block; padding: 1px 8px; margin-right: 8px; border-radius: 4px; }
 "#;
@@ -211,6 +313,7 @@ pub fn comparison_report(
         return Err(CompareError::Incompatible(diffs));
     }
     let names: Vec<String> = runs.iter().map(name).collect();
+    let tests = tested(runs, thresholds);
     let mut o = String::with_capacity(128 << 10);
     let _ = write!(
         o,
@@ -219,7 +322,7 @@ pub fn comparison_report(
         escape(&names[0]),
         runs.len() - 1
     );
-    o.push_str("<p class=\"legend-row\"><span style=\"background:#e3f3e6\">better</span><span style=\"background:#fbe4e2\">worse</span><span style=\"background:#fff4d6\">changed (no better way)</span> — only where |Δ%| exceeds the metric's noise threshold (hover a cell); uncoloured: within noise.</p>");
+    o.push_str("<p class=\"legend-row\"><span style=\"background:#e3f3e6\">better</span><span style=\"background:#fbe4e2\">worse</span><span style=\"background:#fff4d6\">changed (no better way)</span> — only where |Δ%| exceeds the metric's noise threshold (hover a cell); uncoloured: within noise. Where a metric is tested (see Verdicts), its verdict decides the colour.</p>");
     if !diffs.is_empty() {
         o.push_str("<ul class=\"notes\">");
         for d in &diffs {
@@ -231,6 +334,7 @@ pub fn comparison_report(
         }
         o.push_str("</ul>");
     }
+    headline(&tests, &names, &mut o);
     // Every metric, group by group.
     let mut group = "";
     for f in field::all() {
@@ -266,10 +370,28 @@ pub fn comparison_report(
                     } else {
                         Some(delta / base.abs() * 100.0)
                     };
-                    let class = verdict(f, base, *v, threshold);
+                    let test = tests.get(&(f.id, i));
+                    // Where the metric's per-block sample allows a test, its verdict decides.
+                    let class = match test.map(|t| t.verdict) {
+                        Some(Verdict::Regression) => "worse",
+                        Some(Verdict::Improvement) => "better",
+                        Some(_) => "same",
+                        None => verdict(f, base, *v, threshold),
+                    };
+                    let stats = test.map_or_else(String::new, |t| {
+                        format!(
+                            "<span class=\"stat\" data-stat=\"{}\">{} · p {:.3} · 95 % CI {} … {} · MDE {:.0} %</span>",
+                            t.verdict.name(),
+                            t.verdict.name(),
+                            t.p_adjusted,
+                            plain_value(f, t.c.ci.0),
+                            plain_value(f, t.c.ci.1),
+                            t.c.mde_pct
+                        )
+                    });
                     let _ = write!(
                         o,
-                        "<td class=\"{class}\" data-metric=\"{id}\" data-verdict=\"{class}\" title=\"{tip}\">{}<span class=\"delta\">Δ {}{}</span></td>",
+                        "<td class=\"{class}\" data-metric=\"{id}\" data-verdict=\"{class}\" title=\"{tip}\">{}<span class=\"delta\">Δ {}{}</span>{stats}</td>",
                         value(f, *v),
                         value(f, delta),
                         pct.map_or_else(String::new, |p| format!(" ({p:+.1} %)")),

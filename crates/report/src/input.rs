@@ -1,6 +1,7 @@
 //! The analysis outputs a report reads. They are read as JSON values, as any consumer of an
 //! analysis directory would, so a report can be made of any analysis directory, whoever wrote it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -47,6 +48,9 @@ pub struct Analysis {
     pub timelines: Vec<Timeline>,
     /// `blocks.csv`: per main-chain block, (slot, size in bytes, gap to the previous in s).
     pub blocks: Vec<(f64, Option<f64>, Option<f64>)>,
+    /// `blocks.csv` again: per metric id among its columns, the values of the blocks accepted
+    /// for statistics (the natural sample of the per-block metrics, for the tests).
+    pub block_samples: BTreeMap<String, Vec<f64>>,
 }
 
 /// The columns of `slots.csv` a report draws over time, in this order.
@@ -126,6 +130,28 @@ fn timelines(dir: &Path) -> Vec<Timeline> {
     out
 }
 
+fn block_samples(dir: &Path) -> BTreeMap<String, Vec<f64>> {
+    let Some((head, rows)) = read_csv(&dir.join("blocks.csv")) else {
+        return BTreeMap::new();
+    };
+    let accepted = head.iter().position(|h| h == "accepted");
+    let mut out: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for r in rows
+        .iter()
+        .filter(|r| accepted.is_none_or(|c| r.get(c).is_some_and(|v| v == "true")))
+    {
+        for (i, id) in head.iter().enumerate() {
+            if wb_analyse::field::lookup(id).is_none() {
+                continue;
+            }
+            if let Some(v) = r.get(i).and_then(|v| v.parse::<f64>().ok()) {
+                out.entry(id.clone()).or_default().push(v);
+            }
+        }
+    }
+    out
+}
+
 fn blocks(dir: &Path) -> Vec<(f64, Option<f64>, Option<f64>)> {
     let Some((head, rows)) = read_csv(&dir.join("blocks.csv")) else {
         return Vec::new();
@@ -178,6 +204,7 @@ impl Analysis {
             chain: read_json(&dir.join("chain.json"))?,
             timelines: timelines(&dir),
             blocks: blocks(&dir),
+            block_samples: block_samples(&dir),
             hosts,
             machines,
             dir,

@@ -8,13 +8,16 @@
 //!   coloured only beyond each metric's noise threshold, distributions overlaid;
 //! * `markdown`: both reports as Markdown for pull requests, the charts as SVG files beside it;
 //! * `nodes`: the per-node view (adoption delay, region, hops from the forger, the slowest
-//!   nodes) and the topology coloured by adoption delay.
+//!   nodes) and the topology coloured by adoption delay;
+//! * `stats`: whether a difference is real: rank test, bootstrap interval, Holm's correction,
+//!   minimum detectable effect, verdicts.
 
 pub mod compare;
 pub mod input;
 pub mod markdown;
 pub mod nodes;
 pub mod page;
+pub mod stats;
 pub mod svg;
 
 pub use compare::{CompareError, Thresholds, comparison_report};

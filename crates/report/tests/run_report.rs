@@ -233,6 +233,12 @@ fn a_three_run_comparison_opens_in_chromium_with_deltas_verdicts_and_overlaid_ru
     // Different seeds: some figures move beyond noise, most do not.
     assert!(verdicts.contains(&"same") && verdicts.iter().any(|v| *v != "same"));
     assert!(page.contains("(+") || page.contains("(-"), "Δ% shown");
+    // The per-block metrics are tested, each compared run with its verdict.
+    assert!(page.contains("<section id=\"verdicts\""));
+    assert!(
+        page.matches("data-stat=\"").count() >= 2 * 20,
+        "forger phases and adoption, two runs"
+    );
     let file = dirs[0].path().join("compare.html");
     std::fs::write(&file, &page).unwrap();
     let opened = chromium(&["--dump-dom"], &file);
@@ -393,4 +399,54 @@ fn the_nodes_section_ranks_nodes_by_adoption_and_draws_the_runs_topology() {
         &part,
     );
     assert!(out.status.success() && shot.exists());
+}
+
+#[test]
+fn a_real_shift_in_adoption_is_called_a_regression_with_its_evidence() {
+    let base = analysis_of(3, 6);
+    // The same run with every accepted block adopted by half the cluster 50 % later.
+    let slow = tempfile::tempdir().unwrap();
+    let copy = |from: &Path, to: &Path| {
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            if e.path().is_file() {
+                std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+            }
+        }
+    };
+    let out = slow.path().join("analysis");
+    std::fs::create_dir_all(out.join("machperf")).unwrap();
+    copy(&base.path().join("analysis"), &out);
+    copy(
+        &base.path().join("analysis/machperf"),
+        &out.join("machperf"),
+    );
+    let csv = std::fs::read_to_string(out.join("blocks.csv")).unwrap();
+    let mut lines = csv.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = head.iter().position(|h| *h == "cdf0.50").unwrap();
+    let mut shifted = vec![head.join(",")];
+    for l in lines {
+        let mut cells: Vec<String> = l.split(',').map(str::to_owned).collect();
+        if let Ok(v) = cells[col].parse::<f64>() {
+            cells[col] = format!("{:.6}", v * 1.5);
+        }
+        shifted.push(cells.join(","));
+    }
+    std::fs::write(out.join("blocks.csv"), shifted.join("\n") + "\n").unwrap();
+    let runs = wb_report::compare::read_runs(&[base.path(), slow.path()]).unwrap();
+    let tests = wb_report::compare::tested(&runs, &wb_report::Thresholds::builtin());
+    let t = &tests[&("cdf0.50", 1)];
+    assert_eq!(t.verdict, wb_report::stats::Verdict::Regression, "{t:?}");
+    assert!(t.c.ci.0 > 0.0 && t.p_adjusted < 0.001);
+    // Untouched metrics are not called.
+    assert!(
+        tests
+            .iter()
+            .filter(|(k, _)| k.0 != "cdf0.50")
+            .all(|(_, t)| t.verdict != wb_report::stats::Verdict::Regression)
+    );
+    let page =
+        wb_report::comparison_report(&runs, &wb_report::Thresholds::builtin(), false).unwrap();
+    assert!(page.contains("data-called=\"cdf0.50\""), "in the headline");
 }
