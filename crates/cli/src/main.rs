@@ -132,6 +132,26 @@ enum Command {
         #[arg(long)]
         markdown: Option<PathBuf>,
     },
+    /// Compare runs with the first on the terminal: every per-block metric tested (rank test,
+    /// bootstrap interval, Holm's correction), with its verdict: regression, improvement, no
+    /// change or inconclusive. With `--fail-on-regression`, exits 3 when any metric regressed.
+    Compare {
+        /// The baseline's run or analysis directory, then the runs to compare with it.
+        #[arg(required = true, num_args = 2..)]
+        dirs: Vec<PathBuf>,
+        /// `text`, `json` or `md`.
+        #[arg(long, default_value = "text", value_parser = ["text", "json", "md"])]
+        format: String,
+        /// Noise thresholds over the built-in ones (as for `wb report --compare`).
+        #[arg(long)]
+        thresholds: Option<PathBuf>,
+        /// Compare runs even of another cluster size, workload or slot length.
+        #[arg(long)]
+        force: bool,
+        /// Exit 3, naming the regressed metrics, when any metric regressed (a CI gate).
+        #[arg(long)]
+        fail_on_regression: bool,
+    },
     /// Print the data dictionary: every metric the analysis computes, with its id, unit,
     /// the traces it comes from, how its values combine and which way is better.
     Dictionary {
@@ -664,15 +684,7 @@ fn compare_report(
     out: Option<PathBuf>,
     markdown: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    let builtin = wb_report::Thresholds::builtin();
-    let t = match thresholds {
-        Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            wb_report::Thresholds::read(&text, &p.display().to_string(), Some(&builtin))?
-        }
-        None => builtin,
-    };
+    let t = thresholds_of(thresholds)?;
     let runs = wb_report::compare::read_runs(dirs)?;
     let page = wb_report::comparison_report(&runs, &t, force)?;
     let out = out.unwrap_or_else(|| PathBuf::from("compare.html"));
@@ -686,6 +698,19 @@ fn compare_report(
         }),
         None => Ok(()),
     }
+}
+
+/// The noise thresholds: the built-in ones, with a file's over them.
+fn thresholds_of(path: Option<&Path>) -> anyhow::Result<wb_report::Thresholds> {
+    let builtin = wb_report::Thresholds::builtin();
+    Ok(match path {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            wb_report::Thresholds::read(&text, &p.display().to_string(), Some(&builtin))?
+        }
+        None => builtin,
+    })
 }
 
 /// Writes a Markdown report to `path` and its charts beside it, named after its stem.
@@ -763,6 +788,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             out,
             markdown,
         } => compare_report(&dirs, thresholds.as_deref(), force, out, markdown),
+        Command::Compare {
+            dirs,
+            format,
+            thresholds,
+            force,
+            fail_on_regression,
+        } => {
+            let t = thresholds_of(thresholds.as_deref())?;
+            let runs = wb_report::compare::read_runs(&dirs)?;
+            let (text, regressed) = wb_report::compare::verdicts(&runs, &t, force, &format)?;
+            print!("{text}");
+            if fail_on_regression && !regressed.is_empty() {
+                eprintln!("regression: {}", regressed.join(", "));
+                std::process::exit(3);
+            }
+            Ok(())
+        }
         Command::Dictionary { format } => {
             let text = match format.as_str() {
                 "json" => {

@@ -575,3 +575,111 @@ fn wb_report_writes_the_run_report_and_compares_runs_refusing_incompatible_ones(
             .contains("compared although they differ")
     );
 }
+
+#[test]
+fn wb_compare_prints_verdicts_and_gates_ci_on_a_regression() {
+    let dir = tempfile::tempdir().unwrap();
+    let wb = |args: &[&std::ffi::OsStr]| {
+        Command::new(env!("CARGO_BIN_EXE_wb"))
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    // A synthetic cluster (inferred slot timing), analysed.
+    let logs = dir.path().join("logs");
+    let r = wb(&[
+        "analyse".as_ref(),
+        "synth".as_ref(),
+        "--hosts".as_ref(),
+        "6".as_ref(),
+        "--slots".as_ref(),
+        "3000".as_ref(),
+        "--seed".as_ref(),
+        "3".as_ref(),
+        "--out".as_ref(),
+        logs.as_os_str(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let base = dir.path().join("base/analysis");
+    let args: Vec<std::ffi::OsString> = vec![
+        "analyse".into(),
+        "logs".into(),
+        logs.clone().into(),
+        "--out".into(),
+        base.clone().into(),
+    ];
+    let r = wb(&args.iter().map(|a| a.as_os_str()).collect::<Vec<_>>());
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    // The same run, its blocks adopted by all nodes 60 % later.
+    let slow = dir.path().join("slow/analysis");
+    std::fs::create_dir_all(slow.join("machperf")).unwrap();
+    for sub in ["", "machperf"] {
+        for e in std::fs::read_dir(base.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() {
+                std::fs::copy(&p, slow.join(sub).join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    let csv = std::fs::read_to_string(slow.join("blocks.csv")).unwrap();
+    let head: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = head.iter().position(|h| *h == "cdf1.00").unwrap();
+    let shifted: Vec<String> = csv
+        .lines()
+        .enumerate()
+        .map(|(n, l)| {
+            let mut c: Vec<String> = l.split(',').map(str::to_owned).collect();
+            if n > 0 {
+                if let Ok(v) = c[col].parse::<f64>() {
+                    c[col] = format!("{:.6}", v * 1.6);
+                }
+            }
+            c.join(",")
+        })
+        .collect();
+    std::fs::write(slow.join("blocks.csv"), shifted.join("\n") + "\n").unwrap();
+    let (b, s) = (dir.path().join("base"), dir.path().join("slow"));
+    // Text: the regression first; json: records; the gate: exit 3 naming it.
+    let r = wb(&["compare".as_ref(), b.as_os_str(), s.as_os_str()]);
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let first = out.lines().nth(2).unwrap();
+    assert!(
+        first.starts_with("cdf1.00") && first.contains("regression"),
+        "{out}"
+    );
+    let r = wb(&[
+        "compare".as_ref(),
+        b.as_os_str(),
+        s.as_os_str(),
+        "--format".as_ref(),
+        "json".as_ref(),
+    ]);
+    let records: Vec<serde_json::Value> = serde_json::from_slice(&r.stdout).unwrap();
+    let rec = records.iter().find(|r| r["metric"] == "cdf1.00").unwrap();
+    assert_eq!(rec["verdict"], "regression");
+    assert!(
+        (rec["delta_pct"].as_f64().unwrap() - 60.0).abs() < 1.0,
+        "{rec}"
+    );
+    let r = wb(&[
+        "compare".as_ref(),
+        b.as_os_str(),
+        s.as_os_str(),
+        "--fail-on-regression".as_ref(),
+    ]);
+    assert_eq!(r.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("regression: cdf1.00 in slow"));
+    // The baseline against itself: no regression, the gate passes.
+    let r = wb(&[
+        "compare".as_ref(),
+        b.as_os_str(),
+        b.as_os_str(),
+        "--fail-on-regression".as_ref(),
+        "--format".as_ref(),
+        "md".as_ref(),
+    ]);
+    assert!(r.status.success());
+    assert!(!String::from_utf8_lossy(&r.stdout).contains("**regression**"));
+}

@@ -466,3 +466,119 @@ pub fn comparison_report(
 pub fn read_runs(dirs: &[impl AsRef<Path>]) -> Result<Vec<Analysis>, crate::input::InputError> {
     dirs.iter().map(|d| Analysis::read(d.as_ref())).collect()
 }
+
+/// The verdicts of a comparison as lines for a terminal (`text`), JSON records (`json`) or a
+/// Markdown table (`md`): per tested metric and run, the verdict, Δ%, the interval, the
+/// corrected p-value and the minimum detectable effect; the regressions first.
+pub fn verdicts(
+    runs: &[Analysis],
+    thresholds: &Thresholds,
+    force: bool,
+    format: &str,
+) -> Result<(String, Vec<String>), CompareError> {
+    if runs.len() < 2 {
+        return Err(CompareError::TooFew);
+    }
+    let diffs = differences(runs);
+    if !diffs.is_empty() && !force {
+        return Err(CompareError::Incompatible(diffs));
+    }
+    let names: Vec<String> = runs.iter().map(name).collect();
+    let tests = tested(runs, thresholds);
+    let mut rows: Vec<(&(&'static str, usize), &Tested)> = tests.iter().collect();
+    let rank = |v: Verdict| match v {
+        Verdict::Regression => 0,
+        Verdict::Improvement => 1,
+        Verdict::Inconclusive => 2,
+        Verdict::NoChange => 3,
+    };
+    rows.sort_by_key(|(k, t)| (rank(t.verdict), k.1));
+    let regressed: Vec<String> = rows
+        .iter()
+        .filter(|(_, t)| t.verdict == Verdict::Regression)
+        .map(|((id, i), _)| format!("{id} in {}", names[*i]))
+        .collect();
+    let pct = |t: &Tested| {
+        if t.c.mean.0 == 0.0 {
+            0.0
+        } else {
+            t.c.delta / t.c.mean.0.abs() * 100.0
+        }
+    };
+    let mut o = String::new();
+    match format {
+        "json" => {
+            let records: Vec<Value> = rows
+                .iter()
+                .map(|((id, i), t)| {
+                    serde_json::json!({
+                        "metric": id, "run": names[*i], "baseline": names[0],
+                        "verdict": t.verdict.name(), "mean_baseline": t.c.mean.0,
+                        "mean_run": t.c.mean.1, "delta": t.c.delta, "delta_pct": pct(t),
+                        "ci95": [t.c.ci.0, t.c.ci.1], "p": t.c.p, "p_holm": t.p_adjusted,
+                        "mde_pct": t.c.mde_pct, "threshold_pct": field::lookup(id).map(|f| thresholds.of(f)),
+                        "samples": [t.c.n.0, t.c.n.1],
+                    })
+                })
+                .collect();
+            o = serde_json::to_string_pretty(&records).unwrap_or_default() + "\n";
+        }
+        "md" => {
+            let _ = writeln!(
+                o,
+                "| metric | run | verdict | Δ% | 95 % CI of Δ | p (Holm) | MDE |\n|---|---|---|---:|---:|---:|---:|"
+            );
+            for ((id, i), t) in &rows {
+                let f = field::lookup(id).expect("tested metrics are in the dictionary");
+                let _ = writeln!(
+                    o,
+                    "| {} (`{id}`) | {} | {} | {:+.1} % | {} … {} | {:.4} | {:.0} % |",
+                    f.short,
+                    names[*i],
+                    match t.verdict {
+                        Verdict::Regression => "**regression**",
+                        Verdict::Improvement => "**improvement**",
+                        v => v.name(),
+                    },
+                    pct(t),
+                    plain_value(f, t.c.ci.0),
+                    plain_value(f, t.c.ci.1),
+                    t.p_adjusted,
+                    t.c.mde_pct
+                );
+            }
+        }
+        _ => {
+            let _ = writeln!(
+                o,
+                "baseline {}; {} tests (Mann-Whitney U, 95 % bootstrap CI, Holm)",
+                names[0],
+                rows.len()
+            );
+            let _ = writeln!(
+                o,
+                "{:<24} {:<20} {:<13} {:>8} {:>26} {:>8} {:>6}",
+                "metric", "run", "verdict", "Δ%", "95 % CI of Δ", "p(Holm)", "MDE"
+            );
+            for ((id, i), t) in &rows {
+                let f = field::lookup(id).expect("tested metrics are in the dictionary");
+                let _ = writeln!(
+                    o,
+                    "{:<24} {:<20} {:<13} {:>+7.1}% {:>26} {:>8.4} {:>5.0}%",
+                    id,
+                    names[*i],
+                    t.verdict.name(),
+                    pct(t),
+                    format!(
+                        "{} … {}",
+                        plain_value(f, t.c.ci.0),
+                        plain_value(f, t.c.ci.1)
+                    ),
+                    t.p_adjusted,
+                    t.c.mde_pct
+                );
+            }
+        }
+    }
+    Ok((o, regressed))
+}
