@@ -6,6 +6,8 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use wb_trace::{Dispatcher, Output, TraceConfig};
 
+mod results;
+
 #[global_allocator]
 static ALLOC: wb_trace::alloc::CountingAlloc = wb_trace::alloc::CountingAlloc::SYSTEM;
 
@@ -152,6 +154,45 @@ enum Command {
         #[arg(long)]
         fail_on_regression: bool,
     },
+    /// Store runs in the results database (a SQLite file under the runs directory by default,
+    /// or PostgreSQL with `--db postgres://…`): manifest, timing, outcome, every metric's value,
+    /// CDF centiles and per-block samples. Idempotent: a run published twice is stored once.
+    Publish {
+        /// Runs: tags (or `current`) under the runs directory, or run directories.
+        runs: Vec<String>,
+        /// Every analysed run in the runs directory.
+        #[arg(long, conflicts_with = "runs")]
+        all: bool,
+        #[command(flatten)]
+        db: results::DbArgs,
+    },
+    /// The published runs: `list [--profile P] [--since D]`, `show RUN`.
+    Results {
+        #[command(subcommand)]
+        action: results::ResultsAction,
+        #[command(flatten)]
+        db: results::DbArgs,
+    },
+    /// A metric across a profile's published runs (versions and dates): a table, and an HTML
+    /// chart marking each run's verdict against the run before it.
+    Trend {
+        /// The metric's id (`wb dictionary`), e.g. `cdf0.50`.
+        metric: String,
+        /// The profile whose runs to follow.
+        #[arg(long)]
+        profile: String,
+        /// Where to write the chart (default: `trend-<metric>.html`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// `text` or `json` on standard output.
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        format: String,
+        /// Noise thresholds over the built-in ones (as for `wb compare`).
+        #[arg(long)]
+        thresholds: Option<PathBuf>,
+        #[command(flatten)]
+        db: results::DbArgs,
+    },
     /// Print the data dictionary: every metric the analysis computes, with its id, unit,
     /// the traces it comes from, how its values combine and which way is better.
     Dictionary {
@@ -221,6 +262,13 @@ struct RunCmd {
     /// No progress lines (the summary is still printed).
     #[arg(long)]
     quiet: bool,
+    /// Do not publish the analysed run to the results database at the end.
+    #[arg(long)]
+    no_publish: bool,
+    /// The results database to publish to (as for `wb publish`; default: $WB_DB, else
+    /// `<runs-dir>/results.sqlite`).
+    #[arg(long)]
+    db: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -591,7 +639,7 @@ fn run_cmd(cmd: RunCmd) -> anyhow::Result<()> {
             let finished = wb_run::lifecycle::run(
                 wb_run::lifecycle::RunOptions {
                     profile,
-                    runs_dir: root,
+                    runs_dir: root.clone(),
                     tag: cmd.tag,
                     seed: cmd.seed,
                     genesis_cache: genesis_cache(cmd.cache_dir),
@@ -620,6 +668,9 @@ fn run_cmd(cmd: RunCmd) -> anyhow::Result<()> {
                 Ok(()) => {
                     if let Err(e) = report(dir, None) {
                         println!("  report failed: {e:#}");
+                    }
+                    if !cmd.no_publish {
+                        results::publish_after_run(dir, &results::db_spec(cmd.db, &root));
                     }
                 }
                 Err(e) => println!("  analysis failed: {e:#}"),
@@ -805,6 +856,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Publish { runs, all, db } => results::publish(&runs, all, &db),
+        Command::Results { action, db } => results::results(action, &db),
+        Command::Trend {
+            metric,
+            profile,
+            out,
+            format,
+            thresholds,
+            db,
+        } => results::trend(&metric, &profile, out, &format, thresholds.as_deref(), &db),
         Command::Dictionary { format } => {
             let text = match format.as_str() {
                 "json" => {

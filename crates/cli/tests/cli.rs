@@ -161,3 +161,43 @@ fn the_dictionary_prints_as_markdown_and_as_data() {
     let bad = wb(&["dictionary", "--format", "yaml"]);
     assert!(!bad.status.success());
 }
+
+#[test]
+fn results_database_errors_are_one_line_naming_the_database_without_its_password() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let url = format!("postgres://wb:hunter2@127.0.0.1:{port}/results");
+    for args in [
+        vec!["results", "list", "--db", &url],
+        vec!["trend", "cdf0.50", "--profile", "ci-test", "--db", &url],
+        vec![
+            "publish",
+            "--all",
+            "--db",
+            &url,
+            "--runs-dir",
+            "/nonexistent-wb-runs",
+        ],
+    ] {
+        let out = wb(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        if args[0] == "publish" {
+            // Nothing to publish is said before any connection is made.
+            assert!(err.contains("which runs?"), "{err}");
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with(&format!(
+                "error: results database postgres://wb@127.0.0.1:{port}/results: "
+            )),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+    let out = wb(&["results", "list", "--db", "sqlite://x"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a database address wb knows"), "{err}");
+}

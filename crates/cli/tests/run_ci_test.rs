@@ -170,4 +170,41 @@ fn wb_run_ci_test_produces_a_complete_run_directory() {
     );
     let show = s.wb_run(&["show"]).output().unwrap();
     assert!(String::from_utf8_lossy(&show.stdout).contains("ci-test): finished"));
+
+    // Published to the runs directory's results database at the end; publishing it again
+    // stores nothing new; `wb results` and `wb trend` read it back.
+    assert!(stdout.contains("published: stored in "), "{stdout}");
+    assert!(s.runs().join("results.sqlite").is_file());
+    let tag = m["tag"].as_str().unwrap();
+    let wb = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wb"))
+            .args(args)
+            .arg("--runs-dir")
+            .arg(s.runs())
+            .env_remove("WB_DB")
+            .current_dir(s.dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let again = wb(&["publish", "current"]);
+    assert!(again.contains("already stored, unchanged"), "{again}");
+    let list = wb(&["results", "list", "--profile", "ci-test"]);
+    assert!(
+        list.contains(tag) && list.contains("finished") && list.contains("1 run(s)"),
+        "{list}"
+    );
+    let shown = wb(&["results", "show", tag]);
+    assert!(
+        shown.contains("cdf0.50") && shown.contains("CentiCpu"),
+        "{shown}"
+    );
+    let trend = wb(&["trend", "cdf0.50", "--profile", "ci-test"]);
+    assert!(trend.contains(tag), "{trend}");
+    assert!(s.dir.path().join("trend-cdf0.50.html").is_file());
 }

@@ -164,12 +164,17 @@ pub fn differences(runs: &[Analysis]) -> Vec<String> {
     d
 }
 
+/// A metric's distribution in a run (over blocks, slots, peaks or hosts), if it has one.
+pub fn distribution(a: &Analysis, f: &Field) -> Option<Dist> {
+    Dist::of(&a.blockprop["cdfs"][f.id])
+        .or_else(|| Dist::of(&a.clusterperf[f.id]))
+        .or_else(|| Dist::of(&a.summary[f.id]))
+}
+
 /// A metric's figure in a run: the mean of its distribution, or its number.
 pub fn figure(a: &Analysis, f: &Field) -> Option<f64> {
-    let from_dist = |v: &Value| Dist::of(v).map(|d| d.mean);
-    from_dist(&a.blockprop["cdfs"][f.id])
-        .or_else(|| from_dist(&a.clusterperf[f.id]))
-        .or_else(|| from_dist(&a.summary[f.id]))
+    distribution(a, f)
+        .map(|d| d.mean)
         .or_else(|| a.summary[f.id].as_f64())
         .or_else(|| a.summary["generator"][f.id].as_f64())
 }

@@ -10,7 +10,9 @@
 //! * `nodes`: the per-node view (adoption delay, region, hops from the forger, the slowest
 //!   nodes) and the topology coloured by adoption delay;
 //! * `stats`: whether a difference is real: rank test, bootstrap interval, Holm's correction,
-//!   minimum detectable effect, verdicts.
+//!   minimum detectable effect, verdicts;
+//! * `trend`: a metric over a profile's runs (from the results database), each run's verdict
+//!   against the one before it marked on the chart.
 
 pub mod compare;
 pub mod input;
@@ -19,6 +21,7 @@ pub mod nodes;
 pub mod page;
 pub mod stats;
 pub mod svg;
+pub mod trend;
 
 pub use compare::{CompareError, Thresholds, comparison_report};
 pub use input::{Analysis, InputError};

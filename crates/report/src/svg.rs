@@ -35,7 +35,7 @@ pub fn escape(s: &str) -> String {
 }
 
 /// Tick positions 1, 2 or 5 × 10ⁿ apart over `[lo, hi]`.
-fn ticks(lo: f64, hi: f64, want: usize) -> Vec<f64> {
+pub(crate) fn ticks(lo: f64, hi: f64, want: usize) -> Vec<f64> {
     let span = (hi - lo).max(f64::EPSILON);
     let raw = span / want as f64;
     let mag = 10f64.powf(raw.log10().floor());
@@ -54,7 +54,7 @@ fn ticks(lo: f64, hi: f64, want: usize) -> Vec<f64> {
 }
 
 /// A tick label: as few decimals as the step needs.
-fn label(v: f64) -> String {
+pub(crate) fn label(v: f64) -> String {
     if v == 0.0 {
         return "0".into();
     }

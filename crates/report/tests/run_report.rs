@@ -450,3 +450,71 @@ fn a_real_shift_in_adoption_is_called_a_regression_with_its_evidence() {
         wb_report::comparison_report(&runs, &wb_report::Thresholds::builtin(), false).unwrap();
     assert!(page.contains("data-called=\"cdf0.50\""), "in the headline");
 }
+
+#[test]
+fn a_trend_opens_in_chromium_with_every_run_marked_by_its_verdict() {
+    use wb_report::stats::Verdict;
+    use wb_report::trend::{Called, TrendPoint, trend_page};
+    let f = wb_analyse::field::lookup("cdf0.50").unwrap();
+    let called = |verdict, delta_pct| {
+        Some(Called {
+            verdict,
+            delta_pct,
+            p_holm: 0.001,
+            mde_pct: 14.0,
+        })
+    };
+    let points: Vec<TrendPoint> = [
+        (0.21, None),
+        (0.22, called(Verdict::NoChange, 1.0)),
+        (0.35, called(Verdict::Regression, 60.0)),
+        (0.20, called(Verdict::Improvement, -40.0)),
+        (0.21, called(Verdict::Inconclusive, 4.0)),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (value, verdict))| TrendPoint {
+        run: format!("2026-12-0{}-ci-test-run{i}", i + 1),
+        date: format!("2026-12-0{}T10:00:00Z", i + 1),
+        version: format!("0.1.0+abc{i}"),
+        value,
+        verdict,
+    })
+    .collect();
+    let page = trend_page(f, "ci-test", "runs/results.sqlite", &points);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("trend.html");
+    std::fs::write(&file, &page).unwrap();
+    let opened = chromium(&["--dump-dom"], &file);
+    let console = String::from_utf8_lossy(&opened.stderr);
+    assert!(!console.contains("CONSOLE"), "console messages: {console}");
+    let dom = String::from_utf8(opened.stdout).unwrap();
+    for class in [
+        "untested",
+        "nochange",
+        "regression",
+        "improvement",
+        "inconclusive",
+    ] {
+        assert_eq!(
+            dom.matches(&format!("class=\"pt {class}\"")).count(),
+            1,
+            "{class}"
+        );
+    }
+    assert!(dom.contains("regression (+60.0 %, p 0.0010 after Holm, MDE 14 %)"));
+    assert_eq!(dom.matches("<tr data-run=").count(), 5);
+    assert!(
+        dom.contains("210.00<span class=\"unit\">ms</span>"),
+        "values in their unit"
+    );
+    let shot = artifacts().join("trend.png");
+    let out = chromium(
+        &[
+            "--window-size=1000,900",
+            &format!("--screenshot={}", shot.display()),
+        ],
+        &file,
+    );
+    assert!(out.status.success() && shot.exists());
+}

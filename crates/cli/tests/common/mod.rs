@@ -27,6 +27,8 @@ impl Scratch {
     /// `wb run <args> --runs-dir … --cache-dir …`, not yet started.
     pub fn wb_run(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_wb"));
+        // A run publishes to its runs directory's database, never to one the environment names.
+        c.env_remove("WB_DB");
         c.arg("run")
             .args(args)
             .arg("--runs-dir")
