@@ -269,6 +269,13 @@ struct RunCmd {
     /// `<runs-dir>/results.sqlite`).
     #[arg(long)]
     db: Option<String>,
+    /// Run the profile N times, one after another, as one series (`runs/<series>/`, its runs
+    /// `<series>-1…N`): the input of `wb compare` with run-to-run variation as the noise.
+    #[arg(long, default_value_t = 1)]
+    repeat: u64,
+    /// With --repeat: `same` genesis seed for every run, or `fresh` (seed, seed + 1, …).
+    #[arg(long, default_value = "same", value_parser = ["same", "fresh"])]
+    seeds: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -352,8 +359,9 @@ enum AnalyseAction {
     /// Several analysed runs of one profile combined, metric by metric (locli's "variance"):
     /// written to --out (default: `<runs-dir>/<newest tag>-variance/`).
     Variance {
-        /// The runs: directories, tags or `current`.
-        #[arg(required = true, num_args = 2..)]
+        /// The runs: directories, tags or `current`; a series (`wb run --repeat`) stands
+        /// for its runs.
+        #[arg(required = true, num_args = 1..)]
         runs: Vec<String>,
     },
     /// Writes synthetic cluster logs with known answers into `--out` (`node-N/node-….json`)
@@ -450,7 +458,35 @@ fn analyse_cmd(cmd: AnalyseCmd) -> anyhow::Result<()> {
         Some(AnalyseAction::Variance { runs }) => {
             let runs_dir = runs_dir(cmd.runs_dir);
             let mut results = Vec::new();
+            // A series (`wb run --repeat`) stands for its runs.
+            let mut expanded = Vec::new();
             for r in &runs {
+                let series = Path::new(r).join("series.json");
+                let series = if series.is_file() {
+                    series
+                } else {
+                    runs_dir.join(r).join("series.json")
+                };
+                match std::fs::read_to_string(&series) {
+                    Ok(text) => {
+                        let v: serde_json::Value = serde_json::from_str(&text)
+                            .with_context(|| format!("{}: not JSON", series.display()))?;
+                        let root = series
+                            .parent()
+                            .and_then(Path::parent)
+                            .unwrap_or(Path::new("."));
+                        for t in v["runs"].as_array().into_iter().flatten() {
+                            expanded.push(
+                                root.join(t.as_str().unwrap_or_default())
+                                    .display()
+                                    .to_string(),
+                            );
+                        }
+                    }
+                    Err(_) => expanded.push(r.clone()),
+                }
+            }
+            for r in &expanded {
                 let dir = run_path(&runs_dir, r)?;
                 let tag = dir
                     .file_name()
@@ -635,53 +671,195 @@ fn run_cmd(cmd: RunCmd) -> anyhow::Result<()> {
                 "--backend {}: only `local` is available in this wb",
                 cmd.backend
             );
-            let mut backend = wb_run::local::LocalBackend::new(std::env::current_exe()?);
-            let finished = wb_run::lifecycle::run(
-                wb_run::lifecycle::RunOptions {
+            anyhow::ensure!(cmd.repeat >= 1, "--repeat {}: at least 1", cmd.repeat);
+            let publish_to = (!cmd.no_publish).then(|| results::db_spec(cmd.db.clone(), &root));
+            let cache = genesis_cache(cmd.cache_dir.clone());
+            if cmd.repeat == 1 {
+                let (status, _) = run_once(
+                    &root,
                     profile,
-                    runs_dir: root.clone(),
-                    tag: cmd.tag,
-                    seed: cmd.seed,
-                    genesis_cache: genesis_cache(cmd.cache_dir),
-                    quiet: cmd.quiet,
-                },
-                &mut backend,
-            )?;
-            drop(backend);
-            print!(
-                "{}",
-                wb_run::summary::render(&finished.run.meta()?, &finished.run.path)
-            );
-            // The analysis of the run, into its analysis/ directory.
-            let dir = &finished.run.path;
-            println!("analysis:");
-            let opts = wb_analyse::analysis::Options {
-                run: Some(dir.clone()),
-                ..Default::default()
-            };
-            match analyse_hosts(
-                &wb_analyse::inventory::run_dir_logs(dir),
-                &dir.join("analysis"),
-                &opts,
-            ) {
-                // The run report beside it: runs/<tag>/report.html.
-                Ok(()) => {
-                    if let Err(e) = report(dir, None) {
-                        println!("  report failed: {e:#}");
-                    }
-                    if !cmd.no_publish {
-                        results::publish_after_run(dir, &results::db_spec(cmd.db, &root));
-                    }
-                }
-                Err(e) => println!("  analysis failed: {e:#}"),
+                    cmd.tag,
+                    cmd.seed,
+                    &cache,
+                    cmd.quiet,
+                    publish_to.as_deref(),
+                )?;
+                std::process::exit(exit_code(status));
             }
-            std::process::exit(match finished.outcome.status {
-                wb_run::lifecycle::Status::Finished => 0,
-                wb_run::lifecycle::Status::Failed => 1,
-                wb_run::lifecycle::Status::Interrupted => 130,
+            // A series: the runs one after another, tagged `<series>-1…N`, then kept together.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let series = cmd.tag.unwrap_or_else(|| {
+                format!(
+                    "{}-x{}",
+                    wb_run::rundir::make_tag(now, &profile.name, wb_run::manifest::short_commit(7)),
+                    cmd.repeat
+                )
             });
+            let mut tags = Vec::new();
+            let mut worst = wb_run::lifecycle::Status::Finished;
+            for i in 0..cmd.repeat {
+                let seed = if cmd.seeds == "fresh" {
+                    cmd.seed + i
+                } else {
+                    cmd.seed
+                };
+                println!(
+                    "series {series}: run {} of {} (seed {seed})",
+                    i + 1,
+                    cmd.repeat
+                );
+                let (status, tag) = run_once(
+                    &root,
+                    profile.clone(),
+                    Some(format!("{series}-{}", i + 1)),
+                    seed,
+                    &cache,
+                    cmd.quiet,
+                    publish_to.as_deref(),
+                )?;
+                tags.push(tag);
+                if status != wb_run::lifecycle::Status::Finished {
+                    worst = status;
+                }
+                if status == wb_run::lifecycle::Status::Interrupted {
+                    println!("series {series}: interrupted; the runs so far are kept");
+                    break;
+                }
+            }
+            write_series(
+                &root,
+                &series,
+                &profile.name,
+                &cmd.seeds,
+                &tags,
+                publish_to.as_deref(),
+            )?;
+            std::process::exit(exit_code(worst));
         }
     }
+}
+
+fn exit_code(s: wb_run::lifecycle::Status) -> i32 {
+    match s {
+        wb_run::lifecycle::Status::Finished => 0,
+        wb_run::lifecycle::Status::Failed => 1,
+        wb_run::lifecycle::Status::Interrupted => 130,
+    }
+}
+
+/// One run of a profile, then its analysis, report and (unless `publish_to` is `None`) its
+/// publication; how it ended and its tag.
+fn run_once(
+    root: &Path,
+    profile: wb_profile::profile::Profile,
+    tag: Option<String>,
+    seed: u64,
+    cache: &Path,
+    quiet: bool,
+    publish_to: Option<&str>,
+) -> anyhow::Result<(wb_run::lifecycle::Status, String)> {
+    let mut backend = wb_run::local::LocalBackend::new(std::env::current_exe()?);
+    let finished = wb_run::lifecycle::run(
+        wb_run::lifecycle::RunOptions {
+            profile,
+            runs_dir: root.to_owned(),
+            tag,
+            seed,
+            genesis_cache: cache.to_owned(),
+            quiet,
+        },
+        &mut backend,
+    )?;
+    drop(backend);
+    print!(
+        "{}",
+        wb_run::summary::render(&finished.run.meta()?, &finished.run.path)
+    );
+    // The analysis of the run, into its analysis/ directory.
+    let dir = &finished.run.path;
+    println!("analysis:");
+    let opts = wb_analyse::analysis::Options {
+        run: Some(dir.clone()),
+        ..Default::default()
+    };
+    match analyse_hosts(
+        &wb_analyse::inventory::run_dir_logs(dir),
+        &dir.join("analysis"),
+        &opts,
+    ) {
+        // The run report beside it: runs/<tag>/report.html.
+        Ok(()) => {
+            if let Err(e) = report(dir, None) {
+                println!("  report failed: {e:#}");
+            }
+            if let Some(db) = publish_to {
+                results::publish_after_run(dir, db);
+            }
+        }
+        Err(e) => println!("  analysis failed: {e:#}"),
+    }
+    Ok((finished.outcome.status, finished.run.tag.clone()))
+}
+
+/// Keeps a series' runs together: `runs/<series>/series.json` (what `wb compare` and
+/// `wb analyse variance` read), their combined analysis in `runs/<series>/variance/`, and the
+/// series in the results database.
+fn write_series(
+    root: &Path,
+    series: &str,
+    profile: &str,
+    seeds: &str,
+    tags: &[String],
+    publish_to: Option<&str>,
+) -> anyhow::Result<()> {
+    let dir = root.join(series);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let analysed: Vec<&String> = tags
+        .iter()
+        .filter(|t| root.join(t).join("analysis/summary.json").is_file())
+        .collect();
+    let json = serde_json::json!({
+        "series": series, "profile": profile, "seeds": seeds, "runs": analysed,
+        "unanalysed": tags.iter().filter(|t| !analysed.contains(t)).collect::<Vec<_>>(),
+    });
+    std::fs::write(
+        dir.join("series.json"),
+        serde_json::to_string_pretty(&json)? + "\n",
+    )
+    .with_context(|| format!("writing {}", dir.join("series.json").display()))?;
+    println!(
+        "series {series}: {} of {} runs analysed → {}",
+        analysed.len(),
+        tags.len(),
+        dir.display()
+    );
+    if analysed.len() >= 2 {
+        let mut results = Vec::new();
+        for t in &analysed {
+            results.push(wb_analyse::variance::RunResults::read(
+                &root.join(t).join("analysis"),
+                t,
+            )?);
+        }
+        let v = wb_analyse::variance::combine_runs(&results);
+        v.write(&dir.join("variance"))
+            .with_context(|| format!("writing {}", dir.join("variance").display()))?;
+        print!("{}", wb_analyse::variance::render(&v));
+    }
+    if let Some(db) = publish_to {
+        let stored: Vec<String> = analysed.iter().map(|t| (*t).clone()).collect();
+        match wb_results::open(db).and_then(|mut s| {
+            wb_results::publish::publish_series(&mut s, series, profile, seeds, &stored)
+        }) {
+            Ok(()) => println!("series {series}: published"),
+            Err(e) => {
+                println!("  series publish failed: {e:#}; retry with `wb publish` of its runs")
+            }
+        }
+    }
+    Ok(())
 }
 
 fn profile(action: ProfileAction) -> anyhow::Result<()> {
@@ -795,7 +973,25 @@ fn write_markdown(
 /// one message with its causes, never a backtrace, whatever `RUST_BACKTRACE` says. Bugs panic,
 /// and a panic keeps its backtrace.
 fn main() -> std::process::ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    // A listing piped into `head` ends quietly, as other command-line tools do, instead of
+    // panicking on the closed pipe. Never for the services, which write to sockets whose peers
+    // may go away: for them a closed peer is an error to handle, not a signal that kills.
+    if matches!(
+        cli.command,
+        Command::Results { .. }
+            | Command::Trend { .. }
+            | Command::Compare { .. }
+            | Command::Dictionary { .. }
+            | Command::TraceDocs { .. }
+            | Command::Profile { .. }
+    ) {
+        // SAFETY: plain syscall, before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
+    match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -274,3 +274,78 @@ fn wb_run_stop_stops_a_live_run() {
         assert!(!alive(pid), "{name}");
     }
 }
+
+#[test]
+fn a_repeated_run_is_kept_as_a_series_that_compares_by_its_runs() {
+    let s = Scratch::new();
+    let out = s
+        .wb_run(&[
+            "idle",
+            "--set",
+            "composition.n_pools=2",
+            "--set",
+            "genesis.epoch_length=80",
+            "--set",
+            "scenario=fixed",
+            "--repeat",
+            "2",
+            "--seeds",
+            "fresh",
+            "--tag",
+            "ser",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("series ser: run 2 of 2 (seed 1)"),
+        "{stdout}"
+    );
+    let series: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.runs().join("ser/series.json")).unwrap())
+            .unwrap();
+    assert_eq!(series["runs"], serde_json::json!(["ser-1", "ser-2"]));
+    assert_eq!(series["seeds"], "fresh");
+    // Fresh seeds: different genesis keys for each run.
+    let genesis = |t: &str| std::fs::read(s.runs().join(t).join("genesis/genesis.json")).unwrap();
+    assert_ne!(genesis("ser-1"), genesis("ser-2"));
+    assert!(
+        s.runs().join("ser/variance").is_dir(),
+        "combined by wb analyse variance"
+    );
+    assert!(stdout.contains("series ser: published"), "{stdout}");
+    let wb = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_wb"))
+            .args(args)
+            .env_remove("WB_DB")
+            .output()
+            .unwrap()
+    };
+    let runs = s.runs().display().to_string();
+    let shown =
+        String::from_utf8_lossy(&wb(&["results", "show", "ser-1", "--runs-dir", &runs]).stdout)
+            .into_owned();
+    assert!(shown.contains("series    ser"), "{shown}");
+    // Series against series: the runs are the sample.
+    let ser = s.runs().join("ser").display().to_string();
+    let cmp = wb(&["compare", &ser, &ser, "--format", "json"]);
+    assert!(
+        cmp.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cmp.stderr)
+    );
+    let records: Vec<serde_json::Value> = serde_json::from_slice(&cmp.stdout).unwrap();
+    assert!(!records.is_empty());
+    assert!(
+        records
+            .iter()
+            .all(|r| r["model"] == "runs" && r["samples"] == serde_json::json!([2, 2]))
+    );
+    assert!(records.iter().all(|r| r["verdict"] != "regression"));
+}

@@ -196,9 +196,31 @@ pub(crate) fn verdict(f: &Field, base: f64, v: f64, threshold: f64) -> &'static 
     }
 }
 
+/// Which noise decided a verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Model {
+    /// The blocks of one run (or of a series' runs pooled): the within-run noise.
+    Blocks,
+    /// The runs of two series: run-to-run variation is the noise, so a difference inside it is
+    /// no change however small its p-value within one run.
+    Runs,
+}
+
+impl Model {
+    /// How it reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::Blocks => "blocks",
+            Model::Runs => "runs",
+        }
+    }
+}
+
 /// One metric of one run tested against the baseline.
 #[derive(Debug, Clone)]
 pub struct Tested {
+    /// Which noise decided.
+    pub model: Model,
     /// The comparison of the samples.
     pub c: Comparison,
     /// Its p-value after Holm's correction over every test of the report.
@@ -214,7 +236,8 @@ pub fn tested(
     runs: &[Analysis],
     thresholds: &Thresholds,
 ) -> BTreeMap<(&'static str, usize), Tested> {
-    let mut raw: Vec<((&'static str, usize), Comparison, &'static Field)> = Vec::new();
+    let mut raw: Vec<((&'static str, usize), Comparison, &'static Field, Model)> = Vec::new();
+    let series = |a: &Analysis, id: &str| a.run_figures.get(id).filter(|v| v.len() >= 2).cloned();
     for f in field::all() {
         let Some(base) = runs[0].block_samples.get(f.id).filter(|s| s.len() >= 5) else {
             continue;
@@ -223,21 +246,27 @@ pub fn tested(
             let Some(s) = r.block_samples.get(f.id).filter(|s| s.len() >= 5) else {
                 continue;
             };
+            // Series on both sides: their runs are the sample.
+            if let (Some(a), Some(b)) = (series(&runs[0], f.id), series(r, f.id)) {
+                raw.push(((f.id, i), stats::compare_runs(&a, &b), f, Model::Runs));
+                continue;
+            }
             // Seeded per metric and run: the same inputs give the same intervals.
             let seed = f.id.bytes().fold(i as u64, |h, b| {
                 h.wrapping_mul(31).wrapping_add(u64::from(b))
             });
-            raw.push(((f.id, i), stats::compare(base, s, seed), f));
+            raw.push(((f.id, i), stats::compare(base, s, seed), f, Model::Blocks));
         }
     }
-    let adjusted = stats::holm(&raw.iter().map(|(_, c, _)| c.p).collect::<Vec<_>>());
+    let adjusted = stats::holm(&raw.iter().map(|(_, c, _, _)| c.p).collect::<Vec<_>>());
     raw.into_iter()
         .zip(adjusted)
-        .map(|((key, c, f), p)| {
+        .map(|((key, c, f, model), p)| {
             let verdict = stats::verdict(&c, p, thresholds.of(f), f.better);
             (
                 key,
                 Tested {
+                    model,
                     c,
                     p_adjusted: p,
                     verdict,
@@ -264,6 +293,14 @@ fn headline(tests: &BTreeMap<(&'static str, usize), Tested>, names: &[String], o
             .len(),
         tests.len()
     );
+    let by_runs = tests.values().filter(|t| t.model == Model::Runs).count();
+    if by_runs > 0 {
+        let _ = write!(
+            o,
+            "<p data-model=\"runs\">Noise model: <b>runs</b> for {by_runs} of the {} tests — both sides are series of repeated runs, so run-to-run variation is the noise (Welch's t-test and its 95 % interval over the runs' means): a difference inside it is no change however small its p-value within one run.</p>",
+            tests.len()
+        );
+    }
     if called.is_empty() {
         o.push_str("<p class=\"good\">No regression and no improvement found.</p>");
     } else {
@@ -510,6 +547,15 @@ pub fn verdicts(
             t.c.delta / t.c.mean.0.abs() * 100.0
         }
     };
+    // Per-block tests whose MDE exceeds the threshold: how many runs a side would do.
+    let runs_for = |id: &str, t: &Tested| {
+        let thr = field::lookup(id).map_or(f64::INFINITY, |f| thresholds.of(f));
+        (t.model == Model::Blocks && t.c.mde_pct > thr)
+            .then(|| stats::runs_for(t.c.mde_pct, thr))
+            .flatten()
+    };
+    let models: std::collections::BTreeSet<&str> =
+        rows.iter().map(|(_, t)| t.model.name()).collect();
     let mut o = String::new();
     match format {
         "json" => {
@@ -522,7 +568,8 @@ pub fn verdicts(
                         "mean_run": t.c.mean.1, "delta": t.c.delta, "delta_pct": pct(t),
                         "ci95": [t.c.ci.0, t.c.ci.1], "p": t.c.p, "p_holm": t.p_adjusted,
                         "mde_pct": t.c.mde_pct, "threshold_pct": field::lookup(id).map(|f| thresholds.of(f)),
-                        "samples": [t.c.n.0, t.c.n.1],
+                        "samples": [t.c.n.0, t.c.n.1], "model": t.model.name(),
+                        "runs_for_threshold": runs_for(id, t),
                     })
                 })
                 .collect();
@@ -556,9 +603,15 @@ pub fn verdicts(
         _ => {
             let _ = writeln!(
                 o,
-                "baseline {}; {} tests (Mann-Whitney U, 95 % bootstrap CI, Holm)",
+                "baseline {}; {} tests, noise model: {} ({}; Holm over all)",
                 names[0],
-                rows.len()
+                rows.len(),
+                models.iter().copied().collect::<Vec<_>>().join(" and "),
+                if models.contains("runs") {
+                    "runs: Welch's t over the series' run means; blocks: Mann-Whitney U, 95 % bootstrap CI"
+                } else {
+                    "Mann-Whitney U over the accepted blocks, 95 % bootstrap CI"
+                }
             );
             let _ = writeln!(
                 o,
@@ -581,6 +634,19 @@ pub fn verdicts(
                     ),
                     t.p_adjusted,
                     t.c.mde_pct
+                );
+            }
+            let short: Vec<String> = rows
+                .iter()
+                .filter_map(|((id, _), t)| Some(format!("{id} {}", runs_for(id, t)?)))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            if !short.is_empty() {
+                let _ = writeln!(
+                    o,
+                    "MDE above the threshold: one run a side cannot rule out a change of the threshold's size; runs a side needed at least (`wb run --repeat N`): {}",
+                    short.join(", ")
                 );
             }
         }

@@ -51,6 +51,11 @@ pub struct Analysis {
     /// `blocks.csv` again: per metric id among its columns, the values of the blocks accepted
     /// for statistics (the natural sample of the per-block metrics, for the tests).
     pub block_samples: BTreeMap<String, Vec<f64>>,
+    /// For a series (`wb run --repeat`): its runs' tags, in order; empty for one run.
+    pub series: Vec<String>,
+    /// For a series: per per-block metric, each run's mean (the sample of the run-to-run
+    /// noise model).
+    pub run_figures: BTreeMap<String, Vec<f64>>,
 }
 
 /// The columns of `slots.csv` a report draws over time, in this order.
@@ -178,8 +183,12 @@ fn read_json(path: &Path) -> Result<Value, InputError> {
 }
 
 impl Analysis {
-    /// Reads the analysis in `dir` (a run directory's `analysis/`, or the directory itself).
+    /// Reads the analysis in `dir` (a run directory's `analysis/`, or the directory itself; a
+    /// series directory as [`Analysis::read_series`]).
     pub fn read(dir: &Path) -> Result<Analysis, InputError> {
+        if dir.join("series.json").is_file() {
+            return Analysis::read_series(dir);
+        }
         let dir = if dir.join("analysis/summary.json").exists() {
             dir.join("analysis")
         } else {
@@ -208,7 +217,61 @@ impl Analysis {
             hosts,
             machines,
             dir,
+            series: Vec::new(),
+            run_figures: BTreeMap::new(),
         })
+    }
+
+    /// Reads a series directory (`series.json`, written by `wb run --repeat`, naming runs
+    /// beside it): its first run's outputs stand for its figures; the blocks of every run are
+    /// pooled, and each run's mean per per-block metric kept for the run-to-run noise model.
+    pub fn read_series(dir: &Path) -> Result<Analysis, InputError> {
+        let path = dir.join("series.json");
+        let series = read_json(&path)?;
+        let tags: Vec<String> = series["runs"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .filter_map(|t| t.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let root = dir.parent().unwrap_or(Path::new("."));
+        let mut runs = Vec::new();
+        for t in &tags {
+            runs.push(Analysis::read(&root.join(t))?);
+        }
+        let Some(mut first) = runs.first().cloned() else {
+            return Err(InputError::Read {
+                path,
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, "a series of no runs"),
+            });
+        };
+        first.summary["meta"]["tag"] = series["series"].clone();
+        first.block_samples.clear();
+        for r in &runs {
+            for (id, v) in &r.block_samples {
+                first.block_samples.entry(id.clone()).or_default().extend(v);
+            }
+        }
+        let ids: std::collections::BTreeSet<&String> =
+            runs.iter().flat_map(|r| r.block_samples.keys()).collect();
+        for id in ids {
+            let means: Vec<f64> = runs
+                .iter()
+                .filter_map(|r| {
+                    let v = r.block_samples.get(id).filter(|v| !v.is_empty())?;
+                    Some(v.iter().sum::<f64>() / v.len() as f64)
+                })
+                .collect();
+            // A run without the metric's blocks (too short to have accepted any) has no figure.
+            if means.len() >= 2 {
+                first.run_figures.insert(id.clone(), means);
+            }
+        }
+        first.series = tags;
+        first.dir = dir.to_owned();
+        Ok(first)
     }
 }
 

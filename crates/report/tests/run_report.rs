@@ -518,3 +518,99 @@ fn a_trend_opens_in_chromium_with_every_run_marked_by_its_verdict() {
     );
     assert!(out.status.success() && shot.exists());
 }
+
+/// A series of runs under `root`: each run a copy of a cluster analysis from `seeds`, its
+/// per-block 0.50-adoption times scaled by `scales`, and the `series.json` `wb run --repeat`
+/// writes.
+fn series_of(root: &Path, name: &str, seeds: &[u64], scales: &[f64]) -> PathBuf {
+    let mut tags = Vec::new();
+    for (i, (&seed, &scale)) in seeds.iter().zip(scales).enumerate() {
+        let src = analysis_of(seed, 6);
+        let tag = format!("{name}-{}", i + 1);
+        let out = root.join(&tag).join("analysis");
+        std::fs::create_dir_all(out.join("machperf")).unwrap();
+        for sub in ["", "machperf"] {
+            for e in std::fs::read_dir(src.path().join("analysis").join(sub)).unwrap() {
+                let e = e.unwrap();
+                if e.path().is_file() {
+                    std::fs::copy(e.path(), out.join(sub).join(e.file_name())).unwrap();
+                }
+            }
+        }
+        let csv = std::fs::read_to_string(out.join("blocks.csv")).unwrap();
+        let mut lines = csv.lines();
+        let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let col = head.iter().position(|h| *h == "cdf0.50").unwrap();
+        let mut scaled = vec![head.join(",")];
+        for l in lines {
+            let mut cells: Vec<String> = l.split(',').map(str::to_owned).collect();
+            if let Ok(v) = cells[col].parse::<f64>() {
+                cells[col] = format!("{:.6}", v * scale);
+            }
+            scaled.push(cells.join(","));
+        }
+        std::fs::write(out.join("blocks.csv"), scaled.join("\n") + "\n").unwrap();
+        tags.push(tag);
+    }
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("series.json"),
+        serde_json::json!({"series": name, "profile": "ci-test", "seeds": "fresh", "runs": tags})
+            .to_string(),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn between_series_run_to_run_variation_is_the_noise_and_the_report_says_so() {
+    use wb_report::compare::{Model, tested};
+    use wb_report::stats::Verdict;
+    let root = tempfile::tempdir().unwrap();
+    let t = wb_report::Thresholds::builtin();
+    // Runs that vary ±20 % from run to run, and a series 20 % slower on average.
+    let base = series_of(root.path(), "base", &[3, 4, 5], &[0.8, 1.0, 1.2]);
+    let other = series_of(root.path(), "other", &[6, 7, 8], &[1.0, 1.2, 1.4]);
+    let runs = wb_report::compare::read_runs(&[&base, &other]).unwrap();
+    assert_eq!(runs[0].series, ["base-1", "base-2", "base-3"]);
+    assert_eq!(runs[0].run_figures["cdf0.50"].len(), 3);
+    let tests = tested(&runs, &t);
+    let c = &tests[&("cdf0.50", 1)];
+    assert_eq!(c.model, Model::Runs);
+    assert_ne!(
+        c.verdict,
+        Verdict::Regression,
+        "inside run-to-run noise: {c:?}"
+    );
+    assert_eq!(c.c.n, (3, 3));
+    // One run of each, compared by their blocks, calls the same 40 % step a regression: the
+    // within-run noise is far smaller than the run-to-run one.
+    let single =
+        wb_report::compare::read_runs(&[root.path().join("base-2"), root.path().join("other-3")])
+            .unwrap();
+    let s = &tested(&single, &t)[&("cdf0.50", 1)];
+    assert_eq!(
+        (s.model, s.verdict),
+        (Model::Blocks, Verdict::Regression),
+        "{s:?}"
+    );
+    // A shift well beyond the run-to-run spread is a regression between series too.
+    let steady = series_of(root.path(), "steady", &[3, 4, 5], &[1.0, 1.02, 0.98]);
+    let slow = series_of(root.path(), "slow", &[6, 7, 8], &[1.5, 1.52, 1.48]);
+    let runs = wb_report::compare::read_runs(&[&steady, &slow]).unwrap();
+    let c = &tested(&runs, &t)[&("cdf0.50", 1)];
+    assert_eq!(
+        (c.model, c.verdict),
+        (Model::Runs, Verdict::Regression),
+        "{c:?}"
+    );
+    let (text, regressed) = wb_report::compare::verdicts(&runs, &t, false, "text").unwrap();
+    assert!(text.contains("noise model: runs"), "{text}");
+    assert!(
+        regressed.contains(&"cdf0.50 in slow".to_owned()),
+        "{regressed:?}"
+    );
+    let page = wb_report::comparison_report(&runs, &t, false).unwrap();
+    assert!(page.contains("data-model=\"runs\""));
+}
