@@ -153,6 +153,12 @@ enum Command {
         /// Exit 3, naming the regressed metrics, when any metric regressed (a CI gate).
         #[arg(long)]
         fail_on_regression: bool,
+        /// Record the comparison and its verdicts in the results database (`wb results show`
+        /// lists a run's recorded verdicts).
+        #[arg(long)]
+        publish: bool,
+        #[command(flatten)]
+        db: results::DbArgs,
     },
     /// Store runs in the results database (a SQLite file under the runs directory by default,
     /// or PostgreSQL with `--db postgres://…`): manifest, timing, outcome, every metric's value,
@@ -1041,11 +1047,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             thresholds,
             force,
             fail_on_regression,
+            publish,
+            db,
         } => {
             let t = thresholds_of(thresholds.as_deref())?;
             let runs = wb_report::compare::read_runs(&dirs)?;
             let (text, regressed) = wb_report::compare::verdicts(&runs, &t, force, &format)?;
             print!("{text}");
+            if publish {
+                results::publish_verdicts(&runs, &t, &db)?;
+            }
             if fail_on_regression && !regressed.is_empty() {
                 eprintln!("regression: {}", regressed.join(", "));
                 std::process::exit(3);

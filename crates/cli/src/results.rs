@@ -112,6 +112,45 @@ pub fn publish_after_run(dir: &Path, spec: &str) {
     }
 }
 
+/// Records a comparison's verdicts (`wb compare --publish`): the runs are named by their tags,
+/// as they are published.
+pub fn publish_verdicts(
+    runs: &[wb_report::Analysis],
+    thresholds: &wb_report::Thresholds,
+    db: &DbArgs,
+) -> anyhow::Result<()> {
+    let names: Vec<String> = runs.iter().map(wb_report::compare::name).collect();
+    let tests = wb_report::compare::tested(runs, thresholds);
+    let models: std::collections::BTreeSet<&str> = tests.values().map(|t| t.model.name()).collect();
+    let rows: Vec<wb_results::publish::VerdictRow> = tests
+        .iter()
+        .map(|((metric, i), t)| wb_results::publish::VerdictRow {
+            run_id: names[*i].clone(),
+            metric: (*metric).to_owned(),
+            verdict: t.verdict.name().to_owned(),
+            delta: t.c.delta,
+            delta_pct: if t.c.mean.0 == 0.0 {
+                0.0
+            } else {
+                t.c.delta / t.c.mean.0.abs() * 100.0
+            },
+            ci: t.c.ci,
+            p_holm: t.p_adjusted,
+            mde_pct: t.c.mde_pct,
+        })
+        .collect();
+    let mut store = wb_results::open(&db.spec())?;
+    let model = models.into_iter().collect::<Vec<_>>().join("+");
+    let id =
+        wb_results::publish::publish_comparison(&mut store, &names[0], &names[1..], &model, &rows)?;
+    eprintln!(
+        "comparison {id}: {} verdicts recorded in {}",
+        rows.len(),
+        store.location
+    );
+    Ok(())
+}
+
 /// `wb results list|show`.
 pub fn results(action: ResultsAction, db: &DbArgs) -> anyhow::Result<()> {
     let mut store = wb_results::open(&db.spec())?;
@@ -157,6 +196,12 @@ pub fn results(action: ResultsAction, db: &DbArgs) -> anyhow::Result<()> {
             );
             if !d.series.is_empty() {
                 println!("series    {}", d.series.join(", "));
+            }
+            for (base, metric, verdict, pct, model) in &d.verdicts {
+                println!(
+                    "verdict   {verdict} on {metric} against {base} ({}, noise model {model})",
+                    pct.map_or("-".into(), |p| format!("{p:+.1} %"))
+                );
             }
             println!("{:<28} {:>16} {:<8} metric", "id", "value", "unit");
             for (id, v, unit) in &d.values {

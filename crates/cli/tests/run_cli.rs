@@ -348,4 +348,12 @@ fn a_repeated_run_is_kept_as_a_series_that_compares_by_its_runs() {
             .all(|r| r["model"] == "runs" && r["samples"] == serde_json::json!([2, 2]))
     );
     assert!(records.iter().all(|r| r["verdict"] != "regression"));
+    // Recorded in the database with --publish.
+    let cmp = wb(&["compare", &ser, &ser, "--publish", "--runs-dir", &runs]);
+    let err = String::from_utf8_lossy(&cmp.stderr);
+    assert!(cmp.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("{} verdicts recorded in", records.len())),
+        "{err}"
+    );
 }

@@ -114,7 +114,7 @@ impl Thresholds {
 }
 
 /// A run's name: its tag, else its directory.
-pub(crate) fn name(a: &Analysis) -> String {
+pub fn name(a: &Analysis) -> String {
     a.summary["meta"]["tag"]
         .as_str()
         .map(str::to_owned)

@@ -81,6 +81,8 @@ pub struct RunDetail {
     pub values: Vec<(String, f64, String)>,
     /// The series it belongs to.
     pub series: Vec<String>,
+    /// Recorded verdicts on it: (baseline, metric, verdict, Δ%, noise model), regressions first.
+    pub verdicts: Vec<(String, String, String, Option<f64>, String)>,
 }
 
 /// The run `run_id`, if stored.
@@ -112,7 +114,23 @@ pub fn show(store: &mut Store, run_id: &str) -> Result<Option<RunDetail>, DbErro
         .iter()
         .map(|c| c[0].text())
         .collect();
+    let mut verdicts: Vec<(String, String, String, Option<f64>, String)> = store
+        .query(
+            "SELECT c.baseline, v.metric, v.verdict, v.delta_pct, c.model FROM verdicts v JOIN comparisons c ON c.comparison_id = v.comparison_id WHERE v.run_id = $1",
+            &[run_id.into()],
+        )?
+        .iter()
+        .map(|c| (c[0].text(), c[1].text(), c[2].text(), c[3].real(), c[4].text()))
+        .collect();
+    let rank = |v: &str| {
+        ["regression", "improvement", "inconclusive", "no change"]
+            .iter()
+            .position(|r| *r == v)
+            .unwrap_or(4)
+    };
+    verdicts.sort_by(|a, b| (rank(&a.2), &a.0, &a.1).cmp(&(rank(&b.2), &b.0, &b.1)));
     Ok(Some(RunDetail {
+        verdicts,
         row: run_row(r),
         manifest: serde_json::from_str(&r[8].text()).unwrap_or(Value::Null),
         profile_hash: r[9].text(),

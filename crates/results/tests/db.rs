@@ -392,5 +392,38 @@ fn a_trend_marks_the_run_where_adoption_got_slower() {
                 .unwrap()
                 .is_empty()
         );
+        // A comparison's verdicts are recorded, and recording it again replaces them.
+        let row = wb_results::publish::VerdictRow {
+            run_id: "run-2".into(),
+            metric: "cdf0.50".into(),
+            verdict: "regression".into(),
+            delta: 0.1,
+            delta_pct: 60.0,
+            ci: (0.08, 0.12),
+            p_holm: 0.0001,
+            mde_pct: 12.0,
+        };
+        for _ in 0..2 {
+            wb_results::publish::publish_comparison(
+                &mut s,
+                "run-1",
+                &["run-2".into()],
+                "blocks",
+                std::slice::from_ref(&row),
+            )
+            .unwrap();
+        }
+        let shown = query::show(&mut s, "run-2").unwrap().unwrap();
+        assert_eq!(
+            shown.verdicts,
+            [(
+                "run-1".to_owned(),
+                "cdf0.50".to_owned(),
+                "regression".to_owned(),
+                Some(60.0),
+                "blocks".to_owned()
+            )],
+            "{db}"
+        );
     }
 }
