@@ -229,8 +229,9 @@ pub struct Tested {
     pub verdict: Verdict,
 }
 
-/// The tests of a report: every per-block metric (its values per accepted block are in
-/// `blocks.csv`) of every run against the baseline, Holm-corrected together. Keyed by (metric,
+/// The tests of a report: every metric with a natural sample (per-block metrics: their values
+/// per accepted block in `blocks.csv`; CPU and RSS: 10-slot windows of `slots.csv`) of every run
+/// against the baseline, Holm-corrected together. Keyed by (metric,
 /// run index).
 pub fn tested(
     runs: &[Analysis],
@@ -239,11 +240,11 @@ pub fn tested(
     let mut raw: Vec<((&'static str, usize), Comparison, &'static Field, Model)> = Vec::new();
     let series = |a: &Analysis, id: &str| a.run_figures.get(id).filter(|v| v.len() >= 2).cloned();
     for f in field::all() {
-        let Some(base) = runs[0].block_samples.get(f.id).filter(|s| s.len() >= 5) else {
+        let Some(base) = runs[0].samples(f.id).filter(|s| s.len() >= 5) else {
             continue;
         };
         for (i, r) in runs.iter().enumerate().skip(1) {
-            let Some(s) = r.block_samples.get(f.id).filter(|s| s.len() >= 5) else {
+            let Some(s) = r.samples(f.id).filter(|s| s.len() >= 5) else {
                 continue;
             };
             // Series on both sides: their runs are the sample.
@@ -285,7 +286,7 @@ fn headline(tests: &BTreeMap<(&'static str, usize), Tested>, names: &[String], o
     o.push_str("<section id=\"verdicts\"><h2>Verdicts</h2>");
     let _ = write!(
         o,
-        "<p>{} per-block metrics tested (Mann-Whitney U over the accepted blocks, a 95 % bootstrap interval of the difference of means, Holm's correction over all {} tests); a regression or improvement needs a significant test, an interval clear of zero and a change beyond the metric's threshold; \"no change\" needs the whole interval inside the threshold; anything else is inconclusive. MDE: the smallest shift these samples detect 80 % of the time.</p>",
+        "<p>{} metrics tested (Mann-Whitney U over their natural samples: the accepted blocks, or 10-slot windows of every host for CPU and RSS; a 95 % bootstrap interval of the difference of means, Holm's correction over all {} tests); a regression or improvement needs a significant test, an interval clear of zero and a change beyond the metric's threshold; \"no change\" needs the whole interval inside the threshold; anything else is inconclusive. MDE: the smallest shift these samples detect 80 % of the time.</p>",
         tests
             .keys()
             .map(|k| k.0)

@@ -51,6 +51,10 @@ pub struct Analysis {
     /// `blocks.csv` again: per metric id among its columns, the values of the blocks accepted
     /// for statistics (the natural sample of the per-block metrics, for the tests).
     pub block_samples: BTreeMap<String, Vec<f64>>,
+    /// `slots.csv` again: for the machine metrics it has (`CentiCpu`, `RSS`), each host's
+    /// mean over every window of [`SLOT_WINDOW`] slots (the natural sample of the per-slot
+    /// metrics, thinned so that neighbouring slots' correlation does not pass for evidence).
+    pub slot_samples: BTreeMap<String, Vec<f64>>,
     /// For a series (`wb run --repeat`): its runs' tags, in order; empty for one run.
     pub series: Vec<String>,
     /// For a series: per per-block metric, each run's mean (the sample of the run-to-run
@@ -62,6 +66,30 @@ pub struct Analysis {
 pub const TIMELINE_COLUMNS: [&str; 6] = [
     "CPU%", "rssMB", "netRdKBs", "netWrKBs", "fsRdKBs", "fsWrKBs",
 ];
+
+/// Slots per window of a per-slot sample.
+pub const SLOT_WINDOW: usize = 10;
+
+/// The per-slot metrics tested, with their `slots.csv` column (index in [`TIMELINE_COLUMNS`]).
+pub const SLOT_METRICS: [(&str, usize); 2] = [("CentiCpu", 0), ("RSS", 1)];
+
+fn slot_samples(timelines: &[Timeline]) -> BTreeMap<String, Vec<f64>> {
+    let mut out: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for (id, col) in SLOT_METRICS {
+        for t in timelines {
+            for w in t.rows.chunks(SLOT_WINDOW) {
+                let known: Vec<f64> = w.iter().filter_map(|(_, v)| v[col]).collect();
+                // A window mostly not measured is left out, not averaged from a few slots.
+                if known.len() * 2 > w.len() {
+                    out.entry(id.to_owned())
+                        .or_default()
+                        .push(known.iter().sum::<f64>() / known.len() as f64);
+                }
+            }
+        }
+    }
+    out
+}
 
 /// One host's resource figures over its slots.
 #[derive(Debug, Clone, PartialEq)]
@@ -183,6 +211,14 @@ fn read_json(path: &Path) -> Result<Value, InputError> {
 }
 
 impl Analysis {
+    /// A metric's natural sample in this run: its values per accepted block, or its per-slot
+    /// windows.
+    pub fn samples(&self, id: &str) -> Option<&Vec<f64>> {
+        self.block_samples
+            .get(id)
+            .or_else(|| self.slot_samples.get(id))
+    }
+
     /// Reads the analysis in `dir` (a run directory's `analysis/`, or the directory itself; a
     /// series directory as [`Analysis::read_series`]).
     pub fn read(dir: &Path) -> Result<Analysis, InputError> {
@@ -206,12 +242,14 @@ impl Analysis {
                 machines.push(read_json(&p)?);
             }
         }
+        let timelines = timelines(&dir);
         Ok(Analysis {
             summary: read_json(&dir.join("summary.json"))?,
             blockprop: read_json(&dir.join("blockprop.json"))?,
             clusterperf: read_json(&dir.join("clusterperf.json"))?,
             chain: read_json(&dir.join("chain.json"))?,
-            timelines: timelines(&dir),
+            slot_samples: slot_samples(&timelines),
+            timelines,
             blocks: blocks(&dir),
             block_samples: block_samples(&dir),
             hosts,
@@ -249,18 +287,24 @@ impl Analysis {
         };
         first.summary["meta"]["tag"] = series["series"].clone();
         first.block_samples.clear();
+        first.slot_samples.clear();
         for r in &runs {
             for (id, v) in &r.block_samples {
                 first.block_samples.entry(id.clone()).or_default().extend(v);
             }
+            for (id, v) in &r.slot_samples {
+                first.slot_samples.entry(id.clone()).or_default().extend(v);
+            }
         }
-        let ids: std::collections::BTreeSet<&String> =
-            runs.iter().flat_map(|r| r.block_samples.keys()).collect();
+        let ids: std::collections::BTreeSet<&String> = runs
+            .iter()
+            .flat_map(|r| r.block_samples.keys().chain(r.slot_samples.keys()))
+            .collect();
         for id in ids {
             let means: Vec<f64> = runs
                 .iter()
                 .filter_map(|r| {
-                    let v = r.block_samples.get(id).filter(|v| !v.is_empty())?;
+                    let v = r.samples(id).filter(|v| !v.is_empty())?;
                     Some(v.iter().sum::<f64>() / v.len() as f64)
                 })
                 .collect();

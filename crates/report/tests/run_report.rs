@@ -614,3 +614,43 @@ fn between_series_run_to_run_variation_is_the_noise_and_the_report_says_so() {
     let page = wb_report::comparison_report(&runs, &t, false).unwrap();
     assert!(page.contains("data-model=\"runs\""));
 }
+
+#[test]
+fn cpu_is_tested_over_slot_windows_and_a_real_rise_is_called() {
+    use wb_report::stats::Verdict;
+    let base = analysis_of(3, 6);
+    let hot = analysis_of(3, 6);
+    // The same run with every node's CPU 50 % higher.
+    let path = hot.path().join("analysis/slots.csv");
+    let csv = std::fs::read_to_string(&path).unwrap();
+    let mut lines = csv.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = head.iter().position(|h| *h == "CPU%").unwrap();
+    let mut out = vec![head.join(",")];
+    for l in lines {
+        let mut cells: Vec<String> = l.split(',').map(str::to_owned).collect();
+        if let Ok(v) = cells[col].parse::<f64>() {
+            cells[col] = format!("{:.3}", v * 1.5);
+        }
+        out.push(cells.join(","));
+    }
+    std::fs::write(&path, out.join("\n") + "\n").unwrap();
+    let runs = wb_report::compare::read_runs(&[base.path(), hot.path()]).unwrap();
+    // 6 hosts × 300 slots in windows of 10.
+    let n = runs[0].slot_samples["CentiCpu"].len();
+    assert!((170..=181).contains(&n), "{n}");
+    let tests = wb_report::compare::tested(&runs, &wb_report::Thresholds::builtin());
+    let cpu = &tests[&("CentiCpu", 1)];
+    assert_eq!(cpu.verdict, Verdict::Regression, "{cpu:?}");
+    assert_eq!(cpu.c.n, (n, n));
+    // RSS untouched: not called.
+    let rss = &tests[&("RSS", 1)];
+    assert!(
+        !matches!(rss.verdict, Verdict::Regression | Verdict::Improvement),
+        "{rss:?}"
+    );
+    // Against itself, CPU is no change.
+    let same = wb_report::compare::read_runs(&[base.path(), base.path()]).unwrap();
+    let t = &wb_report::compare::tested(&same, &wb_report::Thresholds::builtin())[&("CentiCpu", 1)];
+    assert_eq!(t.verdict, Verdict::NoChange, "{t:?}");
+}

@@ -63,7 +63,7 @@ pub struct RunRecord {
     pub values: BTreeMap<String, (f64, String)>,
     /// Per metric id: (centile, value) of its distribution.
     pub centiles: BTreeMap<String, Vec<(f64, f64)>>,
-    /// Per metric id: its values per accepted block.
+    /// Per metric id: its natural sample (values per accepted block, or per-slot windows).
     pub samples: BTreeMap<String, Vec<f64>>,
 }
 
@@ -145,7 +145,7 @@ impl RunRecord {
             outcome: m["status"].as_str().unwrap_or("unknown").to_owned(),
             values,
             centiles,
-            samples: a.block_samples,
+            samples: a.block_samples.into_iter().chain(a.slot_samples).collect(),
         })
     }
 
