@@ -31,8 +31,11 @@ if [ ! -s "$pg_dir/PG_VERSION" ]; then
     "${as_pg[@]}" "$pg_bin/initdb" -D "$pg_dir" -U wb --pwfile="$pg_dir.pw" \
         --auth=scram-sha-256 >/dev/null
 fi
-"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir" -l "$pg_dir/server.log" -w -s \
-    -o "-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=$pg_dir" start
+# A server left running (an interrupted earlier run) is used as it is.
+if ! "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir" status >/dev/null 2>&1; then
+    "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir" -l "$pg_dir/server.log" -w -s \
+        -o "-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=$pg_dir" start
+fi
 trap '"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir" -w -s -m fast stop' EXIT
 # The tests create and drop their own databases on it; they must not skip it.
 WB_TEST_PG="postgres://wb:$(cat "$pg_dir.pw")@127.0.0.1:$pg_port/postgres"

@@ -6,7 +6,9 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use wb_trace::{Dispatcher, Output, TraceConfig};
 
+mod repeat;
 mod results;
+mod study;
 
 #[global_allocator]
 static ALLOC: wb_trace::alloc::CountingAlloc = wb_trace::alloc::CountingAlloc::SYSTEM;
@@ -198,6 +200,11 @@ enum Command {
         thresholds: Option<PathBuf>,
         #[command(flatten)]
         db: results::DbArgs,
+    },
+    /// Studies of several runs answering one question: `tracing PROFILE` (what tracing costs).
+    Study {
+        #[command(subcommand)]
+        action: study::StudyAction,
     },
     /// Print the data dictionary: every metric the analysis computes, with its id, unit,
     /// the traces it comes from, how its values combine and which way is better.
@@ -678,194 +685,25 @@ fn run_cmd(cmd: RunCmd) -> anyhow::Result<()> {
                 cmd.backend
             );
             anyhow::ensure!(cmd.repeat >= 1, "--repeat {}: at least 1", cmd.repeat);
-            let publish_to = (!cmd.no_publish).then(|| results::db_spec(cmd.db.clone(), &root));
-            let cache = genesis_cache(cmd.cache_dir.clone());
-            if cmd.repeat == 1 {
-                let (status, _) = run_once(
-                    &root,
-                    profile,
-                    cmd.tag,
-                    cmd.seed,
-                    &cache,
-                    cmd.quiet,
-                    publish_to.as_deref(),
-                )?;
-                std::process::exit(exit_code(status));
-            }
-            // A series: the runs one after another, tagged `<series>-1…N`, then kept together.
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            let series = cmd.tag.unwrap_or_else(|| {
-                format!(
-                    "{}-x{}",
-                    wb_run::rundir::make_tag(now, &profile.name, wb_run::manifest::short_commit(7)),
-                    cmd.repeat
-                )
-            });
-            let mut tags = Vec::new();
-            let mut worst = wb_run::lifecycle::Status::Finished;
-            for i in 0..cmd.repeat {
-                let seed = if cmd.seeds == "fresh" {
-                    cmd.seed + i
-                } else {
-                    cmd.seed
-                };
-                println!(
-                    "series {series}: run {} of {} (seed {seed})",
-                    i + 1,
-                    cmd.repeat
-                );
-                let (status, tag) = run_once(
-                    &root,
-                    profile.clone(),
-                    Some(format!("{series}-{}", i + 1)),
-                    seed,
-                    &cache,
-                    cmd.quiet,
-                    publish_to.as_deref(),
-                )?;
-                tags.push(tag);
-                if status != wb_run::lifecycle::Status::Finished {
-                    worst = status;
-                }
-                if status == wb_run::lifecycle::Status::Interrupted {
-                    println!("series {series}: interrupted; the runs so far are kept");
-                    break;
-                }
-            }
-            write_series(
-                &root,
-                &series,
-                &profile.name,
-                &cmd.seeds,
-                &tags,
-                publish_to.as_deref(),
-            )?;
-            std::process::exit(exit_code(worst));
+            let how = repeat::How {
+                root: root.clone(),
+                seed: cmd.seed,
+                seeds: cmd.seeds,
+                cache: genesis_cache(cmd.cache_dir.clone()),
+                quiet: cmd.quiet,
+                publish_to: (!cmd.no_publish).then(|| results::db_spec(cmd.db.clone(), &root)),
+            };
+            let status = if cmd.repeat == 1 {
+                how.run_once(profile, cmd.tag)?.0
+            } else {
+                let series = cmd.tag.unwrap_or_else(|| {
+                    format!("{}-x{}", repeat::new_tag(&profile.name), cmd.repeat)
+                });
+                how.series(&profile, &series, cmd.repeat)?
+            };
+            std::process::exit(repeat::exit_code(status));
         }
     }
-}
-
-fn exit_code(s: wb_run::lifecycle::Status) -> i32 {
-    match s {
-        wb_run::lifecycle::Status::Finished => 0,
-        wb_run::lifecycle::Status::Failed => 1,
-        wb_run::lifecycle::Status::Interrupted => 130,
-    }
-}
-
-/// One run of a profile, then its analysis, report and (unless `publish_to` is `None`) its
-/// publication; how it ended and its tag.
-fn run_once(
-    root: &Path,
-    profile: wb_profile::profile::Profile,
-    tag: Option<String>,
-    seed: u64,
-    cache: &Path,
-    quiet: bool,
-    publish_to: Option<&str>,
-) -> anyhow::Result<(wb_run::lifecycle::Status, String)> {
-    let mut backend = wb_run::local::LocalBackend::new(std::env::current_exe()?);
-    let finished = wb_run::lifecycle::run(
-        wb_run::lifecycle::RunOptions {
-            profile,
-            runs_dir: root.to_owned(),
-            tag,
-            seed,
-            genesis_cache: cache.to_owned(),
-            quiet,
-        },
-        &mut backend,
-    )?;
-    drop(backend);
-    print!(
-        "{}",
-        wb_run::summary::render(&finished.run.meta()?, &finished.run.path)
-    );
-    // The analysis of the run, into its analysis/ directory.
-    let dir = &finished.run.path;
-    println!("analysis:");
-    let opts = wb_analyse::analysis::Options {
-        run: Some(dir.clone()),
-        ..Default::default()
-    };
-    match analyse_hosts(
-        &wb_analyse::inventory::run_dir_logs(dir),
-        &dir.join("analysis"),
-        &opts,
-    ) {
-        // The run report beside it: runs/<tag>/report.html.
-        Ok(()) => {
-            if let Err(e) = report(dir, None) {
-                println!("  report failed: {e:#}");
-            }
-            if let Some(db) = publish_to {
-                results::publish_after_run(dir, db);
-            }
-        }
-        Err(e) => println!("  analysis failed: {e:#}"),
-    }
-    Ok((finished.outcome.status, finished.run.tag.clone()))
-}
-
-/// Keeps a series' runs together: `runs/<series>/series.json` (what `wb compare` and
-/// `wb analyse variance` read), their combined analysis in `runs/<series>/variance/`, and the
-/// series in the results database.
-fn write_series(
-    root: &Path,
-    series: &str,
-    profile: &str,
-    seeds: &str,
-    tags: &[String],
-    publish_to: Option<&str>,
-) -> anyhow::Result<()> {
-    let dir = root.join(series);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let analysed: Vec<&String> = tags
-        .iter()
-        .filter(|t| root.join(t).join("analysis/summary.json").is_file())
-        .collect();
-    let json = serde_json::json!({
-        "series": series, "profile": profile, "seeds": seeds, "runs": analysed,
-        "unanalysed": tags.iter().filter(|t| !analysed.contains(t)).collect::<Vec<_>>(),
-    });
-    std::fs::write(
-        dir.join("series.json"),
-        serde_json::to_string_pretty(&json)? + "\n",
-    )
-    .with_context(|| format!("writing {}", dir.join("series.json").display()))?;
-    println!(
-        "series {series}: {} of {} runs analysed → {}",
-        analysed.len(),
-        tags.len(),
-        dir.display()
-    );
-    if analysed.len() >= 2 {
-        let mut results = Vec::new();
-        for t in &analysed {
-            results.push(wb_analyse::variance::RunResults::read(
-                &root.join(t).join("analysis"),
-                t,
-            )?);
-        }
-        let v = wb_analyse::variance::combine_runs(&results);
-        v.write(&dir.join("variance"))
-            .with_context(|| format!("writing {}", dir.join("variance").display()))?;
-        print!("{}", wb_analyse::variance::render(&v));
-    }
-    if let Some(db) = publish_to {
-        let stored: Vec<String> = analysed.iter().map(|t| (*t).clone()).collect();
-        match wb_results::open(db).and_then(|mut s| {
-            wb_results::publish::publish_series(&mut s, series, profile, seeds, &stored)
-        }) {
-            Ok(()) => println!("series {series}: published"),
-            Err(e) => {
-                println!("  series publish failed: {e:#}; retry with `wb publish` of its runs")
-            }
-        }
-    }
-    Ok(())
 }
 
 fn profile(action: ProfileAction) -> anyhow::Result<()> {
@@ -1063,6 +901,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Study { action } => study::study(action),
         Command::Publish { runs, all, db } => results::publish(&runs, all, &db),
         Command::Results { action, db } => results::results(action, &db),
         Command::Trend {

@@ -357,3 +357,90 @@ fn a_repeated_run_is_kept_as_a_series_that_compares_by_its_runs() {
         "{err}"
     );
 }
+
+#[test]
+fn the_tracing_study_runs_three_variants_and_reports_their_costs_with_verdicts() {
+    let s = Scratch::new();
+    let study = |extra: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_wb"));
+        c.args(["study", "tracing", "idle"])
+            .args(extra)
+            .arg("--runs-dir")
+            .arg(s.runs())
+            .arg("--cache-dir")
+            .arg(s.dir.path().join("cache"))
+            .env_remove("WB_DB");
+        c.output().unwrap()
+    };
+    // A broken override is refused before anything starts.
+    let bad = study(&["--set", "composition.n_pools=many"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("nothing was started"));
+    assert!(!s.runs().exists(), "nothing was started");
+    let out = study(&[
+        "--set",
+        "composition.n_pools=2",
+        "--set",
+        "genesis.epoch_length=100",
+        "--set",
+        "scenario=fixed",
+        "--tag",
+        "st",
+        "--quiet",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for v in ["minimal", "full", "no-tracer"] {
+        let meta: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(s.runs().join(format!("st-{v}/meta.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(meta["meta"]["status"], "finished", "{v}");
+        let node = &meta["meta"]["profile_content"]["node"];
+        match v {
+            "minimal" => assert_eq!(node["tracing"], "minimal"),
+            "full" => assert_eq!(
+                (&node["tracing"], &node["tracer"]),
+                (&"full".into(), &true.into())
+            ),
+            _ => assert_eq!(node["tracer"], false),
+        }
+    }
+    assert!(
+        s.runs().join("st-no-tracer/node-0/stdout").is_file(),
+        "logs without a tracer"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.runs().join("st/study.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        json["runs"],
+        serde_json::json!(["st-minimal", "st-full", "st-no-tracer"])
+    );
+    let cpu = json["costs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["metric"] == "CentiCpu")
+        .unwrap();
+    assert!(cpu["minimal"].as_f64().unwrap() > 0.0, "{cpu}");
+    for v in ["full", "no_tracer"] {
+        assert!(cpu[v]["verdict"].is_string(), "{cpu}");
+        assert!(cpu[v]["mde_pct"].as_f64().is_some(), "{cpu}");
+    }
+    assert!(
+        json["missed_leadership_checks"]["full"][1]
+            .as_u64()
+            .unwrap()
+            >= 100
+    );
+    let md = std::fs::read_to_string(s.runs().join("st/study.md")).unwrap();
+    assert!(md.contains("| Process CPU usage (`CentiCpu`, %) |"), "{md}");
+    assert!(stdout.contains(&md), "the table is printed too");
+    let page = std::fs::read_to_string(s.runs().join("st/study.html")).unwrap();
+    assert!(page.contains("<section id=\"verdicts\""));
+}

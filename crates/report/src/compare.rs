@@ -365,6 +365,19 @@ pub fn comparison_report(
         escape(&names[0]),
         runs.len() - 1
     );
+    let series: Vec<String> = runs
+        .iter()
+        .filter(|a| !a.series.is_empty())
+        .map(|a| format!("{} ({} runs)", name(a), a.series.len()))
+        .collect();
+    if !series.is_empty() {
+        let _ = write!(
+            o,
+            "<p class=\"sub\" data-series=\"{}\">Series: {}. A series' figures and distributions are those of its first run; its verdicts weigh all its runs.</p>",
+            series.len(),
+            escape(&series.join(", "))
+        );
+    }
     o.push_str("<p class=\"legend-row\"><span style=\"background:#e3f3e6\">better</span><span style=\"background:#fbe4e2\">worse</span><span style=\"background:#fff4d6\">changed (no better way)</span> — only where |Δ%| exceeds the metric's noise threshold (hover a cell); uncoloured: within noise. Where a metric is tested (see Verdicts), its verdict decides the colour.</p>");
     if !diffs.is_empty() {
         o.push_str("<ul class=\"notes\">");
