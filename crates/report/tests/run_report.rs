@@ -613,7 +613,10 @@ fn between_series_run_to_run_variation_is_the_noise_and_the_report_says_so() {
     );
     let page = wb_report::comparison_report(&runs, &t, false).unwrap();
     assert!(page.contains("data-model=\"runs\""));
-    assert!(page.contains("data-series=\"2\""), "the page says its figures are first runs'");
+    assert!(
+        page.contains("data-series=\"2\""),
+        "the page says its figures are first runs'"
+    );
 }
 
 #[test]
