@@ -14,7 +14,7 @@ hosts=${WB_BENCH_HOSTS:-52}
 seed=${WB_BENCH_SEED:-1}
 dir=${WB_BENCH_DIR:-/tmp/wb-bench-analyse-$size}
 root=$(cd "$(dirname "$0")/.." && pwd)
-wb=$root/target/release/wb
+wb=${CARGO_TARGET_DIR:-$root/target}/release/wb
 
 for tool in jq /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "missing $tool (Debian: apt-get install jq time)" >&2; exit 1; }
