@@ -38,6 +38,14 @@ pub struct NodeConfig {
     pub node_name: String,
     /// The trace configuration.
     pub trace: wb_trace::TraceConfig,
+    /// Link emulation (key `LinkEmulation`; absent: the simple model, no uplink limit).
+    pub link: crate::link::LinkConfig,
+    /// cardano-node's costs charged to this node (key `NodeCosts`; absent: none).
+    pub costs: crate::costs::CostConfig,
+    /// Diffusion pipelining (key `DiffusionPipelining`, default true): a block's header is
+    /// announced as soon as its validation starts, its body served meanwhile, as cardano-node
+    /// does with its tentative header.
+    pub pipelining: bool,
     /// The raw config, for other keys.
     pub raw: Value,
 }
@@ -113,6 +121,19 @@ impl NodeConfig {
                 .map_or("relay".into(), |_| "pool".into())
         });
         let slot = |k: &str| raw.get(k).and_then(Value::as_u64);
+        let link: crate::link::LinkConfig = section(&raw, "LinkEmulation").map_err(file_err)?;
+        link.check()
+            .map_err(|e| file_err(format!("field LinkEmulation.{e}")))?;
+        let costs = section(&raw, "NodeCosts").map_err(file_err)?;
+        let pipelining = match raw.get("DiffusionPipelining") {
+            None | Some(Value::Null) => true,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => {
+                return Err(file_err(format!(
+                    "field DiffusionPipelining: expected true or false, not {other}"
+                )));
+            }
+        };
         Ok(NodeConfig {
             config_file: path.clone(),
             genesis_file: base.join(genesis),
@@ -130,8 +151,19 @@ impl NodeConfig {
                 .or_else(|| slot("ShutdownOnBlockSynced")),
             node_name,
             trace,
+            link,
+            costs,
+            pipelining,
             raw,
         })
+    }
+}
+
+/// A section of the config read into its type (absent: the default), the error naming it.
+fn section<T: serde::de::DeserializeOwned + Default>(raw: &Value, key: &str) -> Result<T, String> {
+    match raw.get(key) {
+        None | Some(Value::Null) => Ok(T::default()),
+        Some(v) => serde_json::from_value(v.clone()).map_err(|e| format!("field {key}: {e}")),
     }
 }
 
@@ -145,4 +177,57 @@ pub fn read_pool_key(path: &Path) -> Result<wb_ledger::crypto::PoolKey, ConfigEr
     let seed = wb_ledger::crypto::from_hex::<32>(text.trim())
         .ok_or_else(|| err("expected 64 hex characters (a 32-byte key seed)".into()))?;
     Ok(wb_ledger::crypto::PoolKey::from_seed(seed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(extra: &str) -> Result<NodeConfig, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.yaml");
+        std::fs::write(&path, format!("GenesisFile: genesis.json\n{extra}")).unwrap();
+        NodeConfig::load(&RunArgs {
+            config: path,
+            ..RunArgs::default()
+        })
+    }
+
+    #[test]
+    fn link_and_cost_sections_are_read_and_checked_by_field() {
+        let c = load("LinkEmulation: {model: tcp, tcp: {initial_window: 4}, uplink_mbps: 1000}\nNodeCosts: {calibration: cardano-node-10}\nDiffusionPipelining: false\n").unwrap();
+        assert!(!c.pipelining);
+        assert_eq!(c.link.model, crate::link::LinkModel::Tcp);
+        assert_eq!(c.link.tcp.initial_window, 4);
+        assert_eq!(c.link.tcp.mss, 1448);
+        assert_eq!(c.link.uplink_mbps, Some(1000.0));
+        assert_eq!(
+            c.costs.calibration,
+            crate::costs::Calibration::CardanoNode10
+        );
+        // Absent: the simple model and no costs.
+        let d = load("").unwrap();
+        assert_eq!(d.link, crate::link::LinkConfig::default());
+        assert_eq!(d.costs, crate::costs::CostConfig::default());
+        assert!(d.pipelining, "pipelining is on unless switched off");
+        for (bad, field) in [
+            ("LinkEmulation: {model: udp}\n", "field LinkEmulation"),
+            (
+                "LinkEmulation: {tcp: {loss: 2}}\n",
+                "field LinkEmulation.tcp.loss",
+            ),
+            (
+                "LinkEmulation: {uplink_mbps: -1}\n",
+                "field LinkEmulation.uplink_mbps",
+            ),
+            ("NodeCosts: {calibration: fast}\n", "field NodeCosts"),
+            (
+                "DiffusionPipelining: yes please\n",
+                "field DiffusionPipelining",
+            ),
+        ] {
+            let e = load(bad).unwrap_err().to_string();
+            assert!(e.contains(field) && e.contains("config.yaml"), "{bad}: {e}");
+        }
+    }
 }

@@ -341,6 +341,15 @@ pub enum ChainDbEvent {
         /// The old tip's view.
         old: SelectView,
     },
+    /// Diffusion pipelining: a block's header is announced while its body is validated.
+    SetTentativeHeader {
+        /// The header's hash.
+        hash: Hash,
+        /// Its block number.
+        block_no: u64,
+        /// Its slot.
+        slot: u64,
+    },
 }
 
 impl TraceEvent for ChainDbEvent {
@@ -357,6 +366,11 @@ impl TraceEvent for ChainDbEvent {
             "The node switched to a fork (rolled back and adopted a better chain).",
         )
         .metrics(&["blockNum", "slotInTip", "forks"]),
+        EventMeta::new(
+            "PipeliningEvent.SetTentativeHeader",
+            Severity::Debug,
+            "A block's header is announced to peers while its body is being validated.",
+        ),
     ];
     const METRICS: &'static [MetricDoc] = &[
         MetricDoc::new("blockNum", MetricKind::Gauge, "Block number of the tip"),
@@ -368,6 +382,7 @@ impl TraceEvent for ChainDbEvent {
         match self {
             ChainDbEvent::AddedToCurrentChain { .. } => 0,
             ChainDbEvent::SwitchedToAFork { .. } => 1,
+            ChainDbEvent::SetTentativeHeader { .. } => 2,
         }
     }
 
@@ -384,12 +399,28 @@ impl TraceEvent for ChainDbEvent {
                 point(o, "newtip", &new_tip.0, new_tip.1);
                 select_view(o, "oldTipSelectView", old);
             }
+            ChainDbEvent::SetTentativeHeader {
+                hash,
+                block_no,
+                slot,
+            } => {
+                o.object("header", |o| {
+                    o.u64("blockNo", *block_no)
+                        .hex("hash", hash)
+                        .str("kind", "ShelleyBlock")
+                        .u64("slotNo", *slot);
+                })
+                .str("kind", "SetTentativeHeader");
+            }
         }
     }
 
     fn update_metrics(&self, m: &EventMetrics) {
         let (ChainDbEvent::AddedToCurrentChain { view, .. }
-        | ChainDbEvent::SwitchedToAFork { view, .. }) = self;
+        | ChainDbEvent::SwitchedToAFork { view, .. }) = self
+        else {
+            return;
+        };
         m.set(0, view.block_no as i64);
         m.set(1, view.slot as i64);
         if matches!(self, ChainDbEvent::SwitchedToAFork { .. }) {

@@ -16,10 +16,13 @@ use wb_ledger::lottery;
 
 use crate::chaindb::{ChainDb, ChainDbError};
 use crate::config::NodeConfig;
+use crate::costs::{Costs, Phase};
 use crate::events::{ChainDbEvent, ForgeEvent, NodeTracers, SelectView};
 use crate::events::{MempoolEvent, MempoolSize};
+use crate::link::{LinkConfig, Uplink};
 use crate::mempool::Mempool;
 use crate::peer;
+use crate::pipelining::Tentative;
 
 /// Why a node could not start or stopped badly.
 #[derive(Debug, thiserror::Error)]
@@ -69,9 +72,19 @@ pub(crate) struct Shared {
     pub(crate) mempool: Mutex<Mempool>,
     /// Bumped whenever a transaction enters the mempool; tx-submission clients wait on it.
     pub(crate) mempool_changed: watch::Sender<u64>,
+    /// The link model of every connection.
+    pub(crate) link: LinkConfig,
+    /// The host's uplink, shared by its connections (`None`: unlimited).
+    pub(crate) uplink: Option<Arc<Uplink>>,
+    /// cardano-node's costs, charged to this node.
+    pub(crate) costs: Costs,
+    /// Whether headers are announced while their blocks are validated ([`crate::pipelining`]).
+    pub(crate) pipelining: bool,
+    /// The block being validated whose header is announced already, if any.
+    pub(crate) tentative: Mutex<Option<Tentative>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -154,7 +167,10 @@ impl Shared {
             let Some((b, bytes)) = bodies.remove(&h.hash()) else {
                 break;
             };
-            if let Err(e) = db.extend(&b, &bytes) {
+            let started = std::time::Instant::now();
+            let extended = db.extend(&b, &bytes);
+            self.costs.record_validation(bytes.len(), started.elapsed());
+            if let Err(e) = extended {
                 // A bad body: stop here; what was added stays, the rest is dropped.
                 drop(e);
                 break;
@@ -292,6 +308,7 @@ impl Shared {
 
     /// Tells the chain-sync servers, and stops the node if the configured block is reached.
     fn chain_changed(&self, tip: &Header) {
+        self.outdate_tentative(tip);
         self.sync_mempool();
         self.tip.send_modify(|v| *v += 1);
         if self.shutdown_block.is_some_and(|b| tip.body.block_no >= b) {
@@ -372,6 +389,11 @@ impl Node {
             shutdown_block: cfg.shutdown_on_block,
             mempool: Mutex::new(Mempool::new(mempool_capacity)),
             mempool_changed: watch::channel(0).0,
+            link: cfg.link.clone(),
+            uplink: cfg.link.uplink().map(Arc::new),
+            costs: Costs::new(cfg.costs),
+            pipelining: cfg.pipelining,
+            tentative: Mutex::new(None),
         });
         let mut tasks = vec![tokio::spawn(peer::listen(shared.clone(), listener))];
         for p in peers {
@@ -490,7 +512,7 @@ async fn slot_clock(shared: Arc<Shared>, key: Option<PoolKey>, shutdown_slot: Op
             return;
         }
         if let Some(k) = &key {
-            forge_slot(&shared, k, slot, stake, &schedule.nonce_for_slot(slot));
+            forge_slot(&shared, k, slot, stake, &schedule.nonce_for_slot(slot)).await;
         }
         shared.tracers.ledger.trace(&ledger_metrics(&shared, slot));
         slot += 1;
@@ -521,8 +543,8 @@ fn ledger_metrics(shared: &Shared, slot: u64) -> crate::events::LedgerMetrics {
     }
 }
 
-/// One slot of the forging loop, with cardano-node's trace sequence.
-fn forge_slot(shared: &Shared, key: &PoolKey, slot: u64, stake: f64, nonce: &Hash32) {
+/// One slot of the forging loop, with cardano-node's trace sequence; each phase takes its cost.
+async fn forge_slot(shared: &Shared, key: &PoolKey, slot: u64, stake: f64, nonce: &Hash32) {
     let t = &shared.tracers.forge;
     t.trace(&ForgeEvent::StartLeadershipCheck { slot });
     let tip = lock(&shared.db).chain().tip().cloned();
@@ -537,6 +559,8 @@ fn forge_slot(shared: &Shared, key: &PoolKey, slot: u64, stake: f64, nonce: &Has
     t.trace(&ForgeEvent::LedgerView { slot });
     let (proof, wins) =
         lottery::check_leader(key, nonce, slot, shared.genesis.active_slots_coeff, stake);
+    let costs = &shared.costs;
+    costs.charge(Phase::Leadership, 0, 0).await;
     if !wins {
         t.trace(&ForgeEvent::NodeNotLeader { slot });
         return;
@@ -546,13 +570,11 @@ fn forge_slot(shared: &Shared, key: &PoolKey, slot: u64, stake: f64, nonce: &Has
         // Our tip is already in this slot (adopted from a peer): nothing to build on.
         return;
     }
+    costs.charge(Phase::Tick, 0, 0).await;
     t.trace(&ForgeEvent::ForgeTickedLedgerState { slot, prev });
-    t.trace(&ForgeEvent::ForgingMempoolSnapshot {
-        slot,
-        prev,
-        mempool_hash: prev.map_or([0; 32], |p| p.0),
-        mempool_slot: slot,
-    });
+    // The snapshot is what goes into the block (the calibration is by the block's bytes); each
+    // phase's cost includes the emulated node's own work in it.
+    let started = std::time::Instant::now();
     let txs: Vec<Vec<u8>> = {
         let db = lock(&shared.db);
         let mempool = lock(&shared.mempool);
@@ -562,8 +584,23 @@ fn forge_slot(shared: &Shared, key: &PoolKey, slot: u64, stake: f64, nonce: &Has
             .map(|t| t.bytes.clone())
             .collect()
     };
+    let n_txs = txs.len();
+    let tx_bytes = txs.iter().map(Vec::len).sum();
+    costs
+        .charge_rest(Phase::Snapshot, n_txs, tx_bytes, started.elapsed())
+        .await;
+    t.trace(&ForgeEvent::ForgingMempoolSnapshot {
+        slot,
+        prev,
+        mempool_hash: prev.map_or([0; 32], |p| p.0),
+        mempool_slot: slot,
+    });
+    let started = std::time::Instant::now();
     let block = Block::forge(key, slot, tip.as_ref(), proof, txs);
     let bytes = block.encode();
+    costs
+        .charge_rest(Phase::Forge, n_txs, bytes.len(), started.elapsed())
+        .await;
     let h = &block.header;
     t.trace(&ForgeEvent::ForgedBlock {
         slot,
@@ -571,8 +608,21 @@ fn forge_slot(shared: &Shared, key: &PoolKey, slot: u64, stake: f64, nonce: &Has
         block_no: h.body.block_no,
         block_prev: h.body.prev_hash,
     });
+    // The header goes out before the block is adopted (pipelining), the body served meanwhile.
+    shared.set_tentative(h, &bytes);
+    // Let the woken chain-sync servers read the chain before validation holds its lock.
+    tokio::task::yield_now().await;
+    let started = std::time::Instant::now();
     let added = lock(&shared.db).extend(&block, &bytes);
+    let validated_in = started.elapsed();
     if added.is_ok() {
+        if shared.pipelining {
+            // Adopting takes its cost; peers fetch the body from the chain DB meanwhile.
+            shared.chain_changed(h);
+        }
+        costs
+            .charge_rest(Phase::AdoptForged, n_txs, bytes.len(), validated_in)
+            .await;
         shared
             .tracers
             .chain_db
@@ -585,8 +635,11 @@ fn forge_slot(shared: &Shared, key: &PoolKey, slot: u64, stake: f64, nonce: &Has
             block_hash: h.hash(),
             block_size: bytes.len() as u64,
         });
-        shared.chain_changed(h);
+        if !shared.pipelining {
+            shared.chain_changed(h);
+        }
     }
+    shared.end_tentative(&h.hash());
 }
 
 /// Stops a node from another task.

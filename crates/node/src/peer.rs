@@ -1,7 +1,8 @@
 //! Connections between nodes. A node connects to each peer of its topology and runs the client
 //! side there (chain-sync and block-fetch clients: it downloads from that peer); it accepts
 //! connections and runs the server side for them. The connecting side emulates the link: what it
-//! sends and what it receives are delayed by the topology's latency and bandwidth for that peer.
+//! sends and what it receives are timed by the node's link model with the topology's latency and
+//! bandwidth for that peer. Everything a node sends, on any connection, also passes its uplink.
 
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
@@ -16,8 +17,9 @@ use wb_ledger::crypto::Hash32;
 
 use crate::events::DiffusionEvent;
 use crate::events::MempoolEvent;
-use crate::link::LinkShaper;
+use crate::link::{Link, Uplink};
 use crate::node::{Refused, Shared};
+use crate::pipelining;
 use crate::protocol::{BlockFetch, ChainSync, Handshake, KeepAlive, N2N_VERSION, Point, Tip, num};
 use crate::topology::Peer;
 use crate::txproto::{EraTx, EraTxId, TxSubmission};
@@ -38,16 +40,25 @@ enum PeerError {
 /// Messages to send, with the time each was handed over.
 type Outbox = mpsc::UnboundedSender<(u16, Vec<u8>, Instant)>;
 
-/// Sends through a writer task that applies the link's timing.
-fn spawn_writer(w: OwnedWriteHalf, mode: Mode, mut shaper: Option<LinkShaper>) -> Outbox {
+/// Sends through a writer task that applies the host's uplink and the link's timing.
+fn spawn_writer(
+    w: OwnedWriteHalf,
+    mode: Mode,
+    uplink: Option<Arc<Uplink>>,
+    mut link: Option<Link>,
+) -> Outbox {
     let (tx, mut rx) = mpsc::unbounded_channel::<(u16, Vec<u8>, Instant)>();
     tokio::spawn(async move {
         let mut w = MuxWriter::new(w, mode);
         while let Some((p, msg, handed_over)) = rx.recv().await {
-            if let Some(s) = shaper.as_mut() {
-                // Timing counts from when the message was handed over: messages queue on the
-                // link, they do not wait out each other's latency.
-                let at = s.delivery(handed_over, msg.len() + 8);
+            // Timing counts from when the message was handed over: messages queue on the
+            // link, they do not wait out each other's latency.
+            let bytes = msg.len() + 8;
+            let left = uplink
+                .as_ref()
+                .map_or(handed_over, |u| u.departure(handed_over, bytes));
+            let at = link.as_mut().map_or(left, |l| l.delivery(left, bytes));
+            if at > Instant::now() {
                 tokio::time::sleep_until(at).await;
             }
             if w.send(p, &msg).await.is_err() {
@@ -59,10 +70,10 @@ fn spawn_writer(w: OwnedWriteHalf, mode: Mode, mut shaper: Option<LinkShaper>) -
 }
 
 /// Receives through a reader task, and a delay stage when the link is emulated.
-fn spawn_reader(r: OwnedReadHalf, mode: Mode, shaper: Option<LinkShaper>) -> mpsc::Receiver<Msg> {
+fn spawn_reader(r: OwnedReadHalf, mode: Mode, link: Option<Link>) -> mpsc::Receiver<Msg> {
     let (tx, rx) = mpsc::channel::<Msg>(256);
     let mut reader = MuxReader::new(r, mode, num::COUNT);
-    match shaper {
+    match link {
         None => {
             tokio::spawn(async move {
                 loop {
@@ -74,14 +85,14 @@ fn spawn_reader(r: OwnedReadHalf, mode: Mode, shaper: Option<LinkShaper>) -> mps
                 }
             });
         }
-        Some(mut shaper) => {
+        Some(mut link) => {
             let (dtx, mut drx) = mpsc::unbounded_channel::<(Instant, Msg)>();
             tokio::spawn(async move {
                 loop {
                     let m = reader.recv().await;
                     let len = m.as_ref().map_or(0, |(_, b)| b.len() + 8);
                     let last = m.is_err();
-                    if dtx.send((shaper.delivery(Instant::now(), len), m)).is_err() || last {
+                    if dtx.send((link.delivery(Instant::now(), len), m)).is_err() || last {
                         return;
                     }
                 }
@@ -97,6 +108,13 @@ fn spawn_reader(r: OwnedReadHalf, mode: Mode, shaper: Option<LinkShaper>) -> mps
         }
     }
     rx
+}
+
+/// FNV-1a: a connection's seed for the link model's jitter and loss.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn connection_id(s: &TcpStream) -> Arc<str> {
@@ -150,7 +168,7 @@ pub(crate) async fn connect_loop(shared: Arc<Shared>, peer: Peer) {
 async fn serve(shared: Arc<Shared>, stream: TcpStream) -> Result<(), PeerError> {
     let id = connection_id(&stream);
     let (r, w) = stream.into_split();
-    let tx = spawn_writer(w, Mode::Responder, None);
+    let tx = spawn_writer(w, Mode::Responder, shared.uplink.clone(), None);
     let mut rx = spawn_reader(r, Mode::Responder, None);
     let send = |p: u16, m: Vec<u8>| {
         tx.send((p, m, Instant::now()))
@@ -275,14 +293,21 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream) -> Result<(), PeerError> 
 }
 
 /// The next chain-sync update for a peer that has seen `sent`: a rollback if what it saw left
-/// our chain, else the next header, else nothing yet.
+/// our chain (or was a withdrawn tentative header), else the next header (the tentative one
+/// after our tip), else nothing yet.
 fn next_update(shared: &Shared, sent: &mut Vec<(u64, Hash32)>, id: &Arc<str>) -> Option<ChainSync> {
     let db = shared.db.lock().unwrap_or_else(PoisonError::into_inner);
     let chain = db.chain();
+    let slot = shared
+        .tentative
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let tentative = pipelining::current(&slot, chain).map(|t| &t.header);
     let tip = chain_tip(chain);
     let mut rolled = false;
     while let Some(&(n, h)) = sent.last() {
-        if chain.get(n).is_some_and(|x| x.hash() == h) {
+        let known = |x: &Header| x.body.block_no == n && x.hash() == h;
+        if chain.get(n).is_some_and(known) || tentative.is_some_and(known) {
             break;
         }
         sent.pop();
@@ -296,7 +321,13 @@ fn next_update(shared: &Shared, sent: &mut Vec<(u64, Hash32)>, id: &Arc<str>) ->
         return Some(ChainSync::RollBackward(point, tip));
     }
     let next = sent.last().map_or(0, |(n, _)| n + 1);
-    let h = chain.get(next)?;
+    let (h, tip_header) = match chain.get(next) {
+        Some(h) => (h, chain.tip()),
+        None => {
+            let t = tentative.filter(|t| t.body.block_no == next)?;
+            (t, Some(t))
+        }
+    };
     sent.push((next, h.hash()));
     shared
         .tracers
@@ -304,17 +335,27 @@ fn next_update(shared: &Shared, sent: &mut Vec<(u64, Hash32)>, id: &Arc<str>) ->
         .trace(&DiffusionEvent::ServerHeaderUpdate {
             peer: id.clone(),
             add_block: (h.hash(), h.body.slot),
-            tip: chain
-                .tip()
-                .map(|t| (t.hash(), t.body.block_no, t.body.slot)),
+            tip: tip_header.map(|t| (t.hash(), t.body.block_no, t.body.slot)),
         });
+    let tip = Tip {
+        point: tip_header.map(|t| (t.body.slot, t.hash())),
+        block_no: tip_header.map(|t| t.body.block_no),
+    };
     Some(ChainSync::RollForward(h.bytes().to_vec(), tip))
 }
 
-/// The block-fetch server's answer to a range request.
+/// The block-fetch server's answer to a range request: blocks of our chain, up to the
+/// tentative block (served while it is validated) if the range ends there.
 fn serve_range(shared: &Shared, from: Point, to: Point, id: &Arc<str>) -> Vec<BlockFetch> {
     let db = shared.db.lock().unwrap_or_else(PoisonError::into_inner);
     let chain = db.chain();
+    let slot = shared
+        .tentative
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let tentative = pipelining::current(&slot, chain);
+    let is_tentative =
+        |p: &Point| tentative.is_some_and(|t| *p == Some((t.header.body.slot, t.header.hash())));
     let on_chain = |p: &Point| {
         p.and_then(|(slot, hash)| {
             chain
@@ -322,27 +363,45 @@ fn serve_range(shared: &Shared, from: Point, to: Point, id: &Arc<str>) -> Vec<Bl
                 .filter(|n| chain.get(*n).is_some_and(|h| h.body.slot == slot))
         })
     };
-    let (Some(a), Some(b)) = (on_chain(&from), on_chain(&to)) else {
-        return vec![BlockFetch::NoBlocks];
+    let last = if is_tentative(&to) {
+        // The chain's tip, which the tentative block extends (none: the range is that block).
+        chain.tip().map(|t| t.body.block_no)
+    } else {
+        on_chain(&to)
     };
-    if a > b {
-        return vec![BlockFetch::NoBlocks];
-    }
+    let first = if is_tentative(&from) {
+        None
+    } else {
+        on_chain(&from)
+    };
     let mut out = vec![BlockFetch::StartBatch];
-    for n in a..=b {
-        let Some(h) = chain.get(n) else {
-            return vec![BlockFetch::NoBlocks];
-        };
-        match db.block_bytes(&h.hash()) {
-            Ok(Some(bytes)) => {
-                shared.tracers.diffusion.trace(&DiffusionEvent::SendBlock {
-                    peer: id.clone(),
-                    block: h.hash(),
-                });
-                out.push(BlockFetch::Block(bytes));
+    match (first, last) {
+        (Some(a), Some(b)) if a <= b => {
+            for n in a..=b {
+                let Some(h) = chain.get(n) else {
+                    return vec![BlockFetch::NoBlocks];
+                };
+                match db.block_bytes(&h.hash()) {
+                    Ok(Some(bytes)) => {
+                        shared.tracers.diffusion.trace(&DiffusionEvent::SendBlock {
+                            peer: id.clone(),
+                            block: h.hash(),
+                        });
+                        out.push(BlockFetch::Block(bytes));
+                    }
+                    _ => return vec![BlockFetch::NoBlocks],
+                }
             }
-            _ => return vec![BlockFetch::NoBlocks],
         }
+        (None, _) if is_tentative(&from) => {}
+        _ => return vec![BlockFetch::NoBlocks],
+    }
+    if let Some(t) = tentative.filter(|_| is_tentative(&to)) {
+        shared.tracers.diffusion.trace(&DiffusionEvent::SendBlock {
+            peer: id.clone(),
+            block: t.header.hash(),
+        });
+        out.push(BlockFetch::Block(t.bytes.clone()));
     }
     out.push(BlockFetch::BatchDone);
     out
@@ -356,10 +415,16 @@ const FETCH_BATCH: usize = 10;
 async fn client(shared: Arc<Shared>, stream: TcpStream, peer: &Peer) -> Result<(), PeerError> {
     let id = connection_id(&stream);
     let (r, w) = stream.into_split();
-    let shaper = LinkShaper::new(peer.latency, peer.bandwidth_bps);
-    let shaper = (!shaper.is_ideal()).then_some(shaper);
-    let tx = spawn_writer(w, Mode::Initiator, shaper.clone());
-    let mut rx = spawn_reader(r, Mode::Initiator, shaper);
+    // Each direction has its own window; jitter and loss draw from the connection's seed.
+    let now = Instant::now();
+    let seed = fnv1a(id.as_bytes());
+    let timing = |seed| {
+        shared
+            .link
+            .link(peer.latency, peer.bandwidth_bps, seed, now)
+    };
+    let tx = spawn_writer(w, Mode::Initiator, shared.uplink.clone(), timing(seed));
+    let mut rx = spawn_reader(r, Mode::Initiator, timing(!seed));
     let send = |p: u16, m: Vec<u8>| {
         tx.send((p, m, Instant::now()))
             .map_err(|_| PeerError::Protocol("connection closed".into()))
@@ -450,9 +515,29 @@ async fn client(shared: Arc<Shared>, stream: TcpStream, peer: &Peer) -> Result<(
                                 let hash = block.header.hash();
                                 let delay = fetching.as_ref().map_or(0.0, |(_, at)| at.elapsed().as_secs_f64());
                                 shared.tracers.diffusion.trace(&DiffusionEvent::CompletedBlockFetch { peer: id.clone(), block: hash, delay, size: b.len() as u64 });
-                                shared.in_flight.lock().unwrap_or_else(PoisonError::into_inner).remove(&hash);
-                                shared.bodies.lock().unwrap_or_else(PoisonError::into_inner).insert(hash, (block, b));
-                                shared.try_adopt(&theirs);
+                                shared.set_tentative(&block.header, &b);
+                                if shared.costs.is_none() {
+                                    shared.in_flight.lock().unwrap_or_else(PoisonError::into_inner).remove(&hash);
+                                    shared.bodies.lock().unwrap_or_else(PoisonError::into_inner).insert(hash, (block, b));
+                                    shared.try_adopt(&theirs);
+                                    shared.end_tentative(&hash);
+                                } else {
+                                    // Validation takes its cost, after the blocks fetched before
+                                    // it; the body counts as in flight until then (not for the
+                                    // batch to release).
+                                    if let Some((hashes, _)) = fetching.as_mut() {
+                                        hashes.retain(|h| *h != hash);
+                                    }
+                                    let done = shared.costs.validation_done(Instant::now(), block.txs.len(), b.len());
+                                    let (shared, candidate) = (shared.clone(), theirs.clone());
+                                    tokio::spawn(async move {
+                                        shared.costs.spend(done).await;
+                                        shared.bodies.lock().unwrap_or_else(PoisonError::into_inner).insert(hash, (block, b));
+                                        shared.in_flight.lock().unwrap_or_else(PoisonError::into_inner).remove(&hash);
+                                        shared.try_adopt(&candidate);
+                                        shared.end_tentative(&hash);
+                                    });
+                                }
                             }
                             BlockFetch::NoBlocks | BlockFetch::BatchDone => {
                                 if let Some((hashes, _)) = fetching.take() {

@@ -72,6 +72,12 @@ pub struct TestnetSpec {
     pub start_in_ms: u64,
     /// Minimum trace severity.
     pub severity: &'static str,
+    /// Link emulation of every node.
+    pub link: crate::link::LinkConfig,
+    /// cardano-node's costs charged to every node.
+    pub costs: crate::costs::CostConfig,
+    /// Diffusion pipelining (config key `DiffusionPipelining`).
+    pub pipelining: bool,
     /// Initial funds: address bytes and lovelace.
     pub funds: Vec<(Vec<u8>, u64)>,
 }
@@ -164,7 +170,10 @@ pub async fn start(
         std::fs::write(
             dir.join(format!("config-{i}.yaml")),
             format!(
-                "GenesisFile: genesis.json\nTraceOptionNodeName: node-{i}\nTraceOptions:\n  '':\n    severity: {}\n    backends: [Stdout MachineFormat, EKGBackend]\n",
+                "GenesisFile: genesis.json\nTraceOptionNodeName: node-{i}\nLinkEmulation: {}\nNodeCosts: {}\nDiffusionPipelining: {}\nTraceOptions:\n  '':\n    severity: {}\n    backends: [Stdout MachineFormat, EKGBackend]\n",
+                serde_json::to_string(&spec.link)?,
+                serde_json::to_string(&spec.costs)?,
+                spec.pipelining,
                 spec.severity
             ),
         )?;

@@ -16,6 +16,9 @@ fn spec(nodes: usize, slot_length: f64, f: f64, latency_ms: f64) -> TestnetSpec 
         shape: Shape::Mesh,
         start_in_ms: 500,
         severity: "Info",
+        link: Default::default(),
+        costs: Default::default(),
+        pipelining: true,
         funds: Vec::new(),
     }
 }
@@ -204,4 +207,165 @@ async fn a_peer_sending_garbage_is_disconnected_and_the_cluster_goes_on() {
         .take_while(|&i| chains[0][i] == chains[1][i])
         .count();
     assert!(common + 2 >= shortest);
+}
+
+/// Every line of the logs with namespace `ns`, with its time (ns since the epoch) and data.
+fn events<'a>(log: &'a str, ns: &'a str) -> impl Iterator<Item = (u64, serde_json::Value)> + 'a {
+    log.lines().filter_map(move |line| {
+        let l = wb_trace::logline::parse(line).ok()?;
+        (l.ns == ns).then_some((l.at, l.data))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_costs_delay_each_phase_by_at_least_the_calibrated_cost() {
+    use wb_node::costs::{Calibration, CostTable, Phase};
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = spec(3, 0.2, 0.3, 10.0);
+    spec.costs.calibration = Calibration::CardanoNode10;
+    spec.link.model = wb_node::link::LinkModel::Tcp;
+    let (chains, logs) = run(dir.path(), &spec, 40).await;
+    assert!(chains.iter().all(|c| c.len() >= 3), "too few blocks");
+    let table = CostTable::of(Calibration::CardanoNode10);
+    let ms = |p| table.phase(p).at(0, 0).as_nanos() as u64;
+    // Slot start → forged takes the leadership check, the tick, the snapshot and the forge.
+    let to_forge = ms(Phase::Leadership) + ms(Phase::Tick) + ms(Phase::Snapshot) + ms(Phase::Forge);
+    let adopt_own = ms(Phase::AdoptForged);
+    let adopt_fetched = ms(Phase::AdoptFetched);
+    let (mut forged, mut fetched) = (0, 0);
+    for log in &logs {
+        let starts: std::collections::HashMap<u64, u64> =
+            events(log, "Forge.Loop.StartLeadershipCheck")
+                .map(|(at, d)| (d["slot"].as_u64().unwrap(), at))
+                .collect();
+        let adopted: std::collections::HashMap<String, u64> =
+            events(log, "Forge.Loop.AdoptedBlock")
+                .map(|(at, d)| (d["blockHash"].as_str().unwrap().to_owned(), at))
+                .collect();
+        let added: std::collections::HashMap<String, u64> =
+            events(log, "ChainDB.AddBlockEvent.AddedToCurrentChain")
+                .map(|(at, d)| {
+                    let tip = d["newtip"].as_str().unwrap();
+                    (tip.split('@').next().unwrap().to_owned(), at)
+                })
+                .collect();
+        for (at, d) in events(log, "Forge.Loop.ForgedBlock") {
+            let start = starts[&d["slot"].as_u64().unwrap()];
+            assert!(
+                at - start >= to_forge,
+                "forged {} ns after the slot began",
+                at - start
+            );
+            let block = d["block"].as_str().unwrap();
+            if let Some(&a) = adopted.get(block) {
+                assert!(
+                    a - at >= adopt_own,
+                    "own block adopted {} ns after forging",
+                    a - at
+                );
+            }
+            forged += 1;
+        }
+        for (at, d) in events(log, "BlockFetch.Client.CompletedBlockFetch") {
+            if let Some(&a) = added.get(d["block"].as_str().unwrap()) {
+                assert!(
+                    a - at >= adopt_fetched,
+                    "fetched block adopted {} ns after it arrived",
+                    a - at
+                );
+                fetched += 1;
+            }
+        }
+    }
+    assert!(
+        forged > 0 && fetched > 0,
+        "forged {forged}, fetched {fetched}"
+    );
+}
+
+/// Block hashes with the time of each `ns` event, the hash read by `key`.
+fn by_block(
+    log: &str,
+    ns: &str,
+    key: impl Fn(&serde_json::Value) -> String,
+) -> std::collections::HashMap<String, u64> {
+    events(log, ns).map(|(at, d)| (key(&d), at)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_pipelining_a_relay_announces_and_serves_a_block_before_adopting_it() {
+    assert!(relayed_before_adoption(true).await >= 2);
+    // Without, the relay announces a block only once it is its tip.
+    assert_eq!(relayed_before_adoption(false).await, 0);
+}
+
+/// How many blocks the middle of a line of three nodes announced and served, and its
+/// downstream heard of, before the middle node had adopted them.
+async fn relayed_before_adoption(pipelining: bool) -> usize {
+    use wb_node::costs::Calibration;
+    let dir = tempfile::tempdir().unwrap();
+    // node-0 forges; node-1 relays to node-2. Validating even an empty block costs ~7 ms, more
+    // than a round trip of these links.
+    let mut spec = spec(3, 0.2, 0.3, 1.0);
+    spec.pools = 1;
+    spec.shape = Shape::Line;
+    spec.severity = "Debug";
+    spec.costs.calibration = Calibration::CardanoNode10;
+    spec.pipelining = pipelining;
+    let (chains, logs) = run(dir.path(), &spec, 40).await;
+    assert!(chains.iter().all(|c| c.len() >= 3), "too few blocks");
+    let tip = |d: &serde_json::Value| {
+        d["newtip"]
+            .as_str()
+            .unwrap()
+            .split('@')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let field = |k: &'static str| move |d: &serde_json::Value| d[k].as_str().unwrap().to_owned();
+    let relay = &logs[1];
+    let added = by_block(relay, "ChainDB.AddBlockEvent.AddedToCurrentChain", tip);
+    let tentative = by_block(
+        relay,
+        "ChainDB.AddBlockEvent.PipeliningEvent.SetTentativeHeader",
+        |d| d["header"]["hash"].as_str().unwrap().to_owned(),
+    );
+    let announced = by_block(relay, "ChainSync.ServerHeader.Update", |d| {
+        d["addBlock"]
+            .as_str()
+            .unwrap()
+            .split('@')
+            .next()
+            .unwrap()
+            .to_owned()
+    });
+    let served = by_block(relay, "BlockFetch.Server.SendBlock", field("block"));
+    let heard = by_block(
+        &logs[2],
+        "ChainSync.Client.DownloadedHeader",
+        field("block"),
+    );
+    let (mut early, mut relayed) = (0, 0);
+    for (block, &adopted) in &added {
+        let (Some(&t), Some(&a), Some(&s), Some(&h)) = (
+            tentative.get(block).or(announced.get(block)),
+            announced.get(block),
+            served.get(block),
+            heard.get(block),
+        ) else {
+            continue;
+        };
+        relayed += 1;
+        assert!(t <= a, "{block}: announced before it was tentative");
+        // The header and the body went on before the relay had validated the block.
+        if a < adopted && s < adopted && h < adopted {
+            early += 1;
+        }
+    }
+    assert!(
+        relayed >= 2,
+        "only {relayed} blocks relayed (pipelining {pipelining})"
+    );
+    early
 }

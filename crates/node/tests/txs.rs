@@ -67,6 +67,9 @@ async fn a_submitted_transaction_reaches_every_node_and_a_block() {
         shape: Shape::Mesh,
         start_in_ms: 300,
         severity: "Info",
+        link: Default::default(),
+        costs: Default::default(),
+        pipelining: true,
         funds: vec![(wallet.address(), funds)],
     };
     let seeds = testnet::write_genesis(dir.path(), &spec).unwrap();
@@ -242,6 +245,9 @@ async fn a_full_mempool_makes_local_submitters_wait_not_fail() {
         shape: Shape::Mesh,
         start_in_ms: 300,
         severity: "Info",
+        link: Default::default(),
+        costs: Default::default(),
+        pipelining: true,
         funds: vec![(wallet.address(), FUNDS)],
     };
     let nodes = small_block_testnet(dir.path(), &spec, 600).await;
@@ -285,6 +291,9 @@ async fn a_full_mempool_holds_peer_transactions_until_blocks_make_room() {
         shape: Shape::Line,
         start_in_ms: 300,
         severity: "Info",
+        link: Default::default(),
+        costs: Default::default(),
+        pipelining: true,
         funds: wallets.iter().map(|w| (w.address(), FUNDS)).collect(),
     };
     let nodes = small_block_testnet(dir.path(), &spec, 100_000).await;

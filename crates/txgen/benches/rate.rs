@@ -76,6 +76,9 @@ fn main() {
         shape: Shape::Mesh,
         start_in_ms: 0,
         severity: "Info",
+        link: Default::default(),
+        costs: Default::default(),
+        pipelining: true,
         funds: Vec::new(),
     };
     testnet::write_genesis(dir.path(), &spec).expect("genesis");

@@ -25,6 +25,9 @@ async fn cluster(dir: &Path, nodes: usize) -> Vec<TestNode> {
         shape: Shape::Mesh,
         start_in_ms: 200,
         severity: "Notice",
+        link: Default::default(),
+        costs: Default::default(),
+        pipelining: true,
         funds: vec![(
             Wallet::from_seed(FUNDS_SEED, 0).address(),
             10_000_000_000_000,

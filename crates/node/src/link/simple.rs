@@ -1,6 +1,5 @@
-//! Link emulation in the node's own transport: what a node sends on a link arrives after the
-//! link's one-way latency, and no faster than its bandwidth allows. Kernel `netem` is not
-//! available in containers or CI, so a cluster on one machine gets its regions this way.
+//! The simple link model: what a node sends on a link arrives after the link's one-way
+//! latency, and no faster than its bandwidth allows.
 //!
 //! A link is a FIFO: a message starts transmitting when the link is free, takes
 //! `size / bandwidth` to transmit, and is delivered `latency` after its last bit left. The
