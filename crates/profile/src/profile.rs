@@ -1,12 +1,16 @@
 //! The profile: one JSON object describing a cluster, its chain and its workload, with the
 //! section and field names of Cardano's workbench profiles (`name`, `desc`, `scenario`,
-//! `composition`, `genesis`, `node`, `generator`, `tracer`, `analysis`, `overlay`, `derived`).
+//! `composition`, `genesis`, `node`, `generator`, `tracer`, `analysis`, `overlay`, `derived`),
+//! plus wb's own `network` (how the emulated links behave).
 //!
 //! `derived` is computed from the rest ([`Profile::derive`]) and refused in input: durations,
 //! transaction count, shutdown slot and the expected number of blocks are never hand-set.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use wb_node::costs::{Calibration, CostConfig, CostMode};
+use wb_node::link::{LinkConfig, LinkModel, TcpParams};
 
 use crate::topology::Shape;
 
@@ -82,6 +86,35 @@ pub struct NodeOptions {
     /// Stop every node when its chain reaches this block.
     #[serde(default)]
     pub shutdown_on_block_synced: Option<u64>,
+    /// cardano-node's costs charged to the emulated node: `none` or `cardano-node-10`
+    /// (default: `cardano-node-10` where the cluster spans regions, as a real one does; else
+    /// `none`).
+    #[serde(default)]
+    pub costs: Option<Calibration>,
+    /// How the costs are charged: `wait` (default) or `burn` (CPU, for contention studies).
+    #[serde(default)]
+    pub cost_mode: CostMode,
+    /// Diffusion pipelining, as cardano-node does it: a block's header goes on to peers while
+    /// the block is validated (default `true`; `false` for the ablation).
+    #[serde(default = "yes")]
+    pub pipelining: bool,
+}
+
+/// How the emulated links behave (wb's own section).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkOptions {
+    /// `simple` (latency plus serialisation) or `tcp` (congestion window, round trips,
+    /// slow-start restart); default: `tcp` where the cluster spans regions, else `simple`.
+    #[serde(default)]
+    pub link_model: Option<LinkModel>,
+    /// The TCP model's parameters (`mss`, `initial_window`, `receive_window`,
+    /// `slow_start_after_idle`, `min_rto_ms`, `jitter_ms`, `loss`).
+    #[serde(default)]
+    pub tcp: TcpParams,
+    /// Each host's uplink, Mbit/s, shared by all its connections; absent: unlimited.
+    #[serde(default)]
+    pub uplink_mbps: Option<f64>,
 }
 
 fn default_tracing() -> String {
@@ -163,6 +196,10 @@ pub struct Derived {
     pub genesis_future_offset: f64,
     /// Nodes in all.
     pub n_hosts: usize,
+    /// The link model in force (`network.link_model` or its default).
+    pub link_model: LinkModel,
+    /// The node cost calibration in force (`node.costs` or its default).
+    pub node_costs: Calibration,
 }
 
 /// A benchmark profile.
@@ -188,6 +225,9 @@ pub struct Profile {
     pub tracer: TracerOptions,
     /// Analysis options.
     pub analysis: AnalysisOptions,
+    /// Link emulation (wb's own section; absent: every default).
+    #[serde(default)]
+    pub network: NetworkOptions,
     /// Free JSON merged on top, recorded as given.
     #[serde(default)]
     pub overlay: Value,
@@ -287,6 +327,9 @@ impl Profile {
                 return Err(("generator.tps", "tps and epochs must be positive".into()));
             }
         }
+        let link = self.link_config();
+        link.tcp.check().map_err(|e| ("network.tcp", e))?;
+        link.check().map_err(|e| ("network.uplink_mbps", e))?;
         if !matches!(self.node.tracing.as_str(), "full" | "minimal") {
             return Err((
                 "node.tracing",
@@ -294,6 +337,40 @@ impl Profile {
             ));
         }
         Ok(())
+    }
+
+    /// Whether the cluster spans more than one place: then it stands for a real cloud cluster,
+    /// and the models of one (TCP links, cardano-node's costs) are on by default.
+    pub fn spans_regions(&self) -> bool {
+        let mut places = self.composition.locations.iter();
+        let first = places.next();
+        places.any(|l| Some(l) != first)
+    }
+
+    /// The nodes' link emulation: the `network` section with its defaults resolved.
+    pub fn link_config(&self) -> LinkConfig {
+        let n = &self.network;
+        LinkConfig {
+            model: n.link_model.unwrap_or(if self.spans_regions() {
+                LinkModel::Tcp
+            } else {
+                LinkModel::Simple
+            }),
+            tcp: n.tcp.clone(),
+            uplink_mbps: n.uplink_mbps,
+        }
+    }
+
+    /// The nodes' costs: `node.costs` and `node.cost_mode` with their defaults resolved.
+    pub fn cost_config(&self) -> CostConfig {
+        CostConfig {
+            calibration: self.node.costs.unwrap_or(if self.spans_regions() {
+                Calibration::CardanoNode10
+            } else {
+                Calibration::None
+            }),
+            mode: self.node.cost_mode,
+        }
     }
 
     /// The profile with `derived` computed.
@@ -323,6 +400,8 @@ impl Profile {
             .unwrap_or_else(|| (shutdown_time / g.slot_duration).ceil() as u64);
         let n_hosts = self.composition.n_pools + usize::from(self.composition.with_explorer);
         Derived {
+            link_model: self.link_config().model,
+            node_costs: self.cost_config().calibration,
             epoch_duration,
             generator_duration,
             generator_tx_count,

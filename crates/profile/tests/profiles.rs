@@ -135,3 +135,53 @@ fn every_builtin_profile_has_a_buildable_topology() {
         assert_eq!(t.nodes.len(), p.derived.unwrap().n_hosts, "{name}");
     }
 }
+
+#[test]
+fn multi_region_profiles_model_a_real_cluster_by_default() {
+    use wb_node::costs::{Calibration, CostMode};
+    use wb_node::link::LinkModel;
+    // Three AWS regions: TCP links and cardano-node's costs unless the profile says otherwise.
+    let p = catalog::load("value-local-52", &[], None).unwrap();
+    assert_eq!(p.link_config().model, LinkModel::Tcp);
+    assert_eq!(p.cost_config().calibration, Calibration::CardanoNode10);
+    assert_eq!(p.derived.as_ref().unwrap().link_model, LinkModel::Tcp);
+    // One machine's loopback: neither.
+    let q = catalog::load("ci-test", &[], None).unwrap();
+    assert_eq!(q.link_config().model, LinkModel::Simple);
+    assert_eq!(q.cost_config().calibration, Calibration::None);
+    // Each element can be switched off (the ablation) or set.
+    let r = catalog::load(
+        "value-local-52",
+        &[
+            ("network.link_model".into(), "\"simple\"".into()),
+            ("node.costs".into(), "\"none\"".into()),
+            ("node.cost_mode".into(), "\"burn\"".into()),
+            ("node.pipelining".into(), "false".into()),
+            ("network.tcp.slow_start_after_idle".into(), "false".into()),
+            ("network.uplink_mbps".into(), "1000".into()),
+        ],
+        None,
+    )
+    .unwrap();
+    assert_eq!(r.link_config().model, LinkModel::Simple);
+    assert!(!r.link_config().tcp.slow_start_after_idle);
+    assert_eq!(r.link_config().uplink_mbps, Some(1000.0));
+    assert_eq!(r.cost_config().calibration, Calibration::None);
+    assert_eq!(r.cost_config().mode, CostMode::Burn);
+    assert!(p.node.pipelining && !r.node.pipelining);
+}
+
+#[test]
+fn bad_link_and_cost_settings_are_refused_by_field() {
+    for (path, value, field) in [
+        ("network.tcp.loss", "1.5", "network.tcp"),
+        ("network.tcp.mss", "10", "network.tcp"),
+        ("network.uplink_mbps", "0", "network.uplink_mbps"),
+        ("network.link_model", "\"udp\"", "network.link_model"),
+        ("node.costs", "\"cardano-node-9\"", "node.costs"),
+    ] {
+        let e =
+            catalog::load("value-local-52", &[(path.into(), value.into())], None).expect_err(path);
+        assert!(e.field.starts_with(field), "{path}: {e}");
+    }
+}

@@ -152,7 +152,7 @@ pub fn allocate(
         };
         write(
             &run.join(&dir).join("config.yaml"),
-            &node_config(&spec.name, backend, &profile.node.tracing),
+            &node_config(&spec.name, backend, profile),
         )?;
         let topo_json = topo.node_topology_json(spec.i, |j| ports[j]);
         write(
@@ -277,15 +277,22 @@ pub fn allocate(
     })
 }
 
-/// A node's configuration: the genesis, its name, and the trace options of the profile's
-/// tracing level, sent to `backend` (`Forwarder` or `Stdout MachineFormat`).
+/// A node's configuration: the genesis, its name, the profile's link emulation and node costs,
+/// and the trace options of the profile's tracing level, sent to `backend` (`Forwarder` or
+/// `Stdout MachineFormat`).
 ///
 /// `full` gives the analysis what it reads (the forging loop, block fetch and chain sync at
 /// Debug, the rest at Info); `minimal` keeps only what tells blocks were made and adopted and the
 /// resource samples, as a floor for measuring what tracing costs.
-pub fn node_config(name: &str, backend: &str, tracing: &str) -> String {
+pub fn node_config(name: &str, backend: &str, profile: &Profile) -> String {
+    let tracing = profile.node.tracing.as_str();
+    // JSON is YAML: the sections are written as flow mappings.
+    let json = |v: serde_json::Value| v.to_string();
     let mut s = format!(
-        "GenesisFile: ../genesis/genesis.json\nTraceOptionNodeName: {name}\nTraceOptionResourceFrequency: 1000\nTraceOptions:\n"
+        "GenesisFile: ../genesis/genesis.json\nTraceOptionNodeName: {name}\nTraceOptionResourceFrequency: 1000\nLinkEmulation: {}\nNodeCosts: {}\nDiffusionPipelining: {}\nTraceOptions:\n",
+        json(serde_json::to_value(profile.link_config()).unwrap_or_default()),
+        json(serde_json::to_value(profile.cost_config()).unwrap_or_default()),
+        profile.node.pipelining,
     );
     if tracing == "minimal" {
         s += &format!("  '':\n    severity: Notice\n    backends: [{backend}, EKGBackend]\n");
