@@ -206,7 +206,18 @@ fn run_tracer(
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         let secs = start.elapsed().as_secs_f64();
-        let (objects, bytes) = service.totals();
+        // The last objects are counted as they arrive and their bytes once written: wait until
+        // the byte count has been still for 50 ms before comparing it with the disk.
+        let mut bytes = service.totals().1;
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let now = service.totals().1;
+            if now == bytes {
+                break;
+            }
+            bytes = now;
+        }
+        let objects = service.totals().0;
         service.shutdown().await;
         let _ = tokio::task::spawn_blocking(move || clients.join()).await;
         assert_eq!(
