@@ -338,6 +338,36 @@ mod tests {
         }
     }
 
+    /// This process's CPU time (user + system) from `/proc/self/stat`, in clock ticks of 10 ms.
+    fn cpu_ticks() -> u64 {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        // Fields after the command name (which is in parentheses): utime is the 12th, stime the 13th.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = rest.split(' ').collect();
+        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn burn_uses_the_cpu_and_wait_does_not() {
+        let cpu_of = |mode| async move {
+            let c = Costs::new(CostConfig {
+                calibration: Calibration::CardanoNode10,
+                mode,
+            });
+            let before = cpu_ticks();
+            // Twenty ticks of the ledger: ~465 ms.
+            for _ in 0..20 {
+                c.charge(Phase::Tick, 0, 0).await;
+            }
+            cpu_ticks() - before
+        };
+        let burnt = cpu_of(CostMode::Burn).await;
+        let waited = cpu_of(CostMode::Wait).await;
+        // Other tests of this binary may run meanwhile and add their CPU to either figure.
+        assert!(burnt >= 30, "burn used {burnt} ticks of ~46");
+        assert!(waited * 2 < burnt, "wait used {waited} ticks, burn {burnt}");
+    }
+
     #[test]
     fn settings_read_as_the_config_writes_them() {
         let c: CostConfig =
