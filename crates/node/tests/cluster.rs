@@ -314,32 +314,27 @@ async fn relayed_before_adoption(pipelining: bool) -> usize {
     spec.pipelining = pipelining;
     let (chains, logs) = run(dir.path(), &spec, 40).await;
     assert!(chains.iter().all(|c| c.len() >= 3), "too few blocks");
-    let tip = |d: &serde_json::Value| {
-        d["newtip"]
-            .as_str()
-            .unwrap()
-            .split('@')
-            .next()
-            .unwrap()
-            .to_owned()
+    // A point's hash (`hash@slot`) in field `k`.
+    let point_hash = |k: &'static str| {
+        move |d: &serde_json::Value| d[k].as_str().unwrap().split('@').next().unwrap().to_owned()
     };
     let field = |k: &'static str| move |d: &serde_json::Value| d[k].as_str().unwrap().to_owned();
     let relay = &logs[1];
-    let added = by_block(relay, "ChainDB.AddBlockEvent.AddedToCurrentChain", tip);
+    let added = by_block(
+        relay,
+        "ChainDB.AddBlockEvent.AddedToCurrentChain",
+        point_hash("newtip"),
+    );
     let tentative = by_block(
         relay,
         "ChainDB.AddBlockEvent.PipeliningEvent.SetTentativeHeader",
         |d| d["header"]["hash"].as_str().unwrap().to_owned(),
     );
-    let announced = by_block(relay, "ChainSync.ServerHeader.Update", |d| {
-        d["addBlock"]
-            .as_str()
-            .unwrap()
-            .split('@')
-            .next()
-            .unwrap()
-            .to_owned()
-    });
+    let announced = by_block(
+        relay,
+        "ChainSync.ServerHeader.Update",
+        point_hash("addBlock"),
+    );
     let served = by_block(relay, "BlockFetch.Server.SendBlock", field("block"));
     let heard = by_block(
         &logs[2],
